@@ -1,0 +1,20 @@
+"""rrl_sb3: recurrent reinforcement learning for partially observable tasks, on Stable-Baselines3.
+
+Importing the package registers the ``rrl_sb3/`` Gymnasium ids (see :func:`rrl_sb3.envs.list_env_ids`).
+"""
+
+from rrl_sb3.envs import list_env_ids, register_envs
+from rrl_sb3.version import __version__
+from rrl_sb3.wrappers import FlickerObservation, MaskObservation, MaskVelocity, ObservationNoise
+
+register_envs()
+
+__all__ = [
+    "FlickerObservation",
+    "MaskObservation",
+    "MaskVelocity",
+    "ObservationNoise",
+    "__version__",
+    "list_env_ids",
+    "register_envs",
+]
