@@ -8,7 +8,7 @@ They are tiny (one float vector, a handful of steps) so a learning test on them 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -22,7 +22,7 @@ class _MemoryCueBase(gym.Env[np.ndarray, Any]):
     last component, which is 1 at the query step only. Rewards before the query are 0.
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, n_cues: int, delay: int) -> None:
         if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 1:

@@ -84,8 +84,9 @@ def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
     try:
         creator = gym.envs.registration.load_env_creator(base_spec.entry_point)
     except DependencyNotInstalled as exc:
-        hint = _install_hint(base_id)
-        raise DependencyNotInstalled(f"{pomdp_id(kind, base_id)} needs {base_id}, which cannot be made here: {exc}. {hint}") from exc
+        raise DependencyNotInstalled(
+            f"{pomdp_id(kind, base_id)} needs {base_id}, which cannot be made here: {exc}. {_install_hint(base_id)}"
+        ) from exc
     # The bare base env: gym.make wraps the result in the checker, order enforcing and the registered time limit,
     # and records the wrapper in env.spec so gym.make(env.spec) rebuilds the same env.
     env = creator(**{**base_spec.kwargs, **kwargs})

@@ -118,7 +118,8 @@ def _locomotion(n_root: int, extra_velocity: bool = False) -> Callable[[gym.Env]
         result = list(range(start, start + model.nv))
         if extra_velocity and getattr(unwrapped, "_include_cvel_in_observation", False):
             n_bodies = model.nbody - 1  # the world body is left out of the extras
-            cvel_start = start + model.nv + (10 * n_bodies if getattr(unwrapped, "_include_cinert_in_observation", False) else 0)
+            cinert = getattr(unwrapped, "_include_cinert_in_observation", False)
+            cvel_start = start + model.nv + (10 * n_bodies if cinert else 0)
             result += range(cvel_start, cvel_start + 6 * n_bodies)
         return tuple(result)
 

@@ -11,9 +11,7 @@ from gymnasium import spaces
 from rrl_sb3.wrappers._common import SeededNoiseMixin, require_flat_box
 
 
-class ObservationNoise(
-    SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.utils.RecordConstructorArgs
-):
+class ObservationNoise(SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.utils.RecordConstructorArgs):
     """Add zero-mean Gaussian noise with standard deviation ``std`` to every observation.
 
     The noise comes from the wrapper's own generator, seeded by ``reset(seed=...)``: the same seed gives the
