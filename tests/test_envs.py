@@ -1,0 +1,254 @@
+"""Registered rrl_sb3/ ids, velocity tables against the simulators, and the memory-probe envs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.error import DependencyNotInstalled
+from stable_baselines3.common.env_util import make_vec_env
+
+import rrl_sb3
+from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete, list_env_ids, pomdp_id
+from rrl_sb3.wrappers import MUJOCO_VELOCITY_INDICES, VELOCITY_INDICES, FlickerObservation, MaskVelocity, ObservationNoise
+from tests.checks import assert_checkers_pass
+
+AVAILABLE_IDS = list_env_ids(available_only=True)
+
+
+def test_registered_ids() -> None:
+    ids = list_env_ids()
+    for base in [*VELOCITY_INDICES, *MUJOCO_VELOCITY_INDICES]:
+        assert pomdp_id("novel", base) in ids
+    assert {
+        "rrl_sb3/PendulumNoVel-v1",
+        "rrl_sb3/CartPoleNoVel-v1",
+        "rrl_sb3/PendulumNoisy-v1",
+        "rrl_sb3/CartPoleNoisy-v1",
+        "rrl_sb3/PendulumFlicker-v1",
+        "rrl_sb3/CartPoleFlicker-v1",
+        "rrl_sb3/MemoryCue-v0",
+        "rrl_sb3/MemoryCueContinuous-v0",
+    } <= set(ids)
+    assert all(i.startswith("rrl_sb3/") for i in ids)
+    assert list_env_ids("flicker") == ["rrl_sb3/CartPoleFlicker-v1", "rrl_sb3/PendulumFlicker-v1"]
+    assert list_env_ids("memory") == ["rrl_sb3/MemoryCue-v0", "rrl_sb3/MemoryCueContinuous-v0"]
+    with pytest.raises(ValueError, match="kind='velocity'"):
+        list_env_ids("velocity")
+    rrl_sb3.register_envs()  # idempotent
+    assert list_env_ids() == ids
+
+
+@pytest.mark.parametrize("env_id", AVAILABLE_IDS)
+def test_every_id_passes_checkers(env_id: str) -> None:
+    assert_checkers_pass(lambda: gym.make(env_id))
+
+
+@pytest.mark.parametrize("env_id", [i for i in AVAILABLE_IDS if "Memory" not in i])
+def test_spec_carried_over_from_base(env_id: str) -> None:
+    spec = gym.spec(env_id)
+    base = gym.spec(spec.kwargs["base_id"])
+    assert spec.max_episode_steps == base.max_episode_steps
+    assert spec.reward_threshold == base.reward_threshold
+    env = gym.make(env_id)
+    assert env.spec.id == env_id
+    rebuilt = gym.make(env.spec)
+    assert rebuilt.observation_space == env.observation_space
+
+
+def test_time_limit_applied_once_outside_the_wrapper() -> None:
+    env = gym.make("rrl_sb3/PendulumNoVel-v1")
+    assert isinstance(env, gym.wrappers.TimeLimit)
+    inner = env.env
+    while isinstance(inner, gym.Wrapper):
+        assert not isinstance(inner, gym.wrappers.TimeLimit)
+        inner = inner.env
+    env.reset(seed=0)
+    for t in range(200):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert not terminated and truncated == (t == 199)
+
+
+def test_make_kwargs_reach_wrapper_and_base_env() -> None:
+    noisy = gym.make("rrl_sb3/PendulumNoisy-v1", noise_std=0.3, render_mode="rgb_array")
+    assert np.all(noisy.get_wrapper_attr("std") == 0.3)
+    noisy.reset(seed=0)
+    assert noisy.render().ndim == 3
+    dropped = gym.make("rrl_sb3/CartPoleNoVel-v1", mode="drop")
+    assert dropped.observation_space.shape == (2,)
+    flicker = gym.make("rrl_sb3/CartPoleFlicker-v1", flicker_p=0.25)
+    assert flicker.get_wrapper_attr("p") == 0.25
+    assert gym.make("rrl_sb3/PendulumNoVel-v1", g=5.0).unwrapped.g == 5.0
+    with pytest.raises(TypeError, match="noise_std"):
+        gym.make("rrl_sb3/PendulumNoVel-v1", noise_std=0.1)
+    with pytest.raises(ValueError, match="std=-1"):
+        gym.make("rrl_sb3/PendulumNoisy-v1", noise_std=-1)
+
+
+def test_default_variants() -> None:
+    assert isinstance(gym.make("rrl_sb3/PendulumNoisy-v1").env.env.env, ObservationNoise)
+    assert isinstance(gym.make("rrl_sb3/CartPoleFlicker-v1").env.env.env, FlickerObservation)
+    assert isinstance(gym.make("rrl_sb3/CartPoleNoVel-v1").env.env.env, MaskVelocity)
+
+
+def test_module_prefixed_id_in_fresh_interpreter() -> None:
+    code = (
+        "import gymnasium as gym\n"
+        "from stable_baselines3.common.env_util import make_vec_env\n"
+        "env = gym.make('rrl_sb3:rrl_sb3/PendulumNoVel-v1')\n"
+        "obs, _ = env.reset(seed=0)\n"
+        "assert obs[2] == 0.0 and env.spec.id == 'rrl_sb3/PendulumNoVel-v1'\n"
+        "vec = make_vec_env('rrl_sb3:rrl_sb3/CartPoleNoVel-v1', n_envs=2)\n"
+        "assert (vec.reset()[:, [1, 3]] == 0).all()\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_sb3_string_id() -> None:
+    vec = make_vec_env("rrl_sb3/PendulumNoisy-v1", n_envs=2, seed=0)
+    assert vec.reset().shape == (2, 3)
+
+
+def test_missing_dependency_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = gym.envs.registration.load_env_creator
+
+    def missing_simulators(entry_point):
+        if "box2d" in entry_point or "mujoco" in entry_point:
+            raise DependencyNotInstalled("the simulator is not installed")
+        return real(entry_point)
+
+    monkeypatch.setattr(gym.envs.registration, "load_env_creator", missing_simulators)
+    with pytest.raises(DependencyNotInstalled, match=r"rrl_sb3/LunarLanderNoVel-v3 .*rrl-sb3\[box2d\]"):
+        gym.make("rrl_sb3/LunarLanderNoVel-v3")
+    with pytest.raises(DependencyNotInstalled, match=r"rrl-sb3\[mujoco\]"):
+        gym.make("rrl_sb3/HopperNoVel-v5")
+    assert "rrl_sb3/HopperNoVel-v5" not in list_env_ids(available_only=True)
+    assert "rrl_sb3/HopperNoVel-v5" in list_env_ids()
+
+
+# --- velocity indices against the simulators ------------------------------------------------------------------------
+
+CLIPPED_QVEL = {"Hopper-v5", "Walker2d-v5", "InvertedDoublePendulum-v5"}  # these envs clip qvel to [-10, 10]
+
+
+@pytest.mark.parametrize("base_id", sorted(MUJOCO_VELOCITY_INDICES))
+def test_mujoco_velocity_indices_match_qvel(base_id: str) -> None:
+    pytest.importorskip("mujoco")
+    env = gym.make(base_id)
+    env_id = pomdp_id("novel", base_id)
+    indices = MaskVelocity(env).indices
+    obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(5):
+        obs, *_ = env.step(env.action_space.sample())
+    data = env.unwrapped.data
+    qvel = np.clip(data.qvel, -10, 10) if base_id in CLIPPED_QVEL else data.qvel
+    nv = env.unwrapped.model.nv
+    np.testing.assert_allclose(obs[indices[:nv]], qvel)
+    assert not np.allclose(qvel, 0)  # a nontrivial check: the bodies move
+    if base_id.startswith("Humanoid"):
+        np.testing.assert_allclose(obs[indices[nv:]], data.cvel[1:].ravel())
+    else:
+        assert len(indices) == nv
+    masked, _ = gym.make(env_id).reset(seed=0)
+    assert np.all(masked[indices] == 0)
+
+
+def test_mujoco_indices_follow_observation_options() -> None:
+    pytest.importorskip("mujoco")
+    env = gym.make("HalfCheetah-v5", exclude_current_positions_from_observation=False)
+    indices = MaskVelocity(env).indices
+    env.reset(seed=0)
+    obs, *_ = env.step(env.action_space.sample())
+    np.testing.assert_allclose(obs[indices], env.unwrapped.data.qvel)
+
+
+def test_classic_velocity_indices_match_state() -> None:
+    # classic-control envs expose their state: the masked components are exactly the velocities
+    for base_id, velocity_in_state in [("CartPole-v1", [1, 3]), ("MountainCar-v0", [1]), ("Acrobot-v1", [2, 3])]:
+        env = gym.make(base_id)
+        obs, _ = env.reset(seed=0)
+        obs, *_ = env.step(1)
+        np.testing.assert_allclose(
+            obs[list(VELOCITY_INDICES[base_id])], np.asarray(env.unwrapped.state)[velocity_in_state], rtol=1e-6
+        )
+
+
+# --- memory probes ----------------------------------------------------------------------------------------------------
+
+
+def run_episodes(env: gym.Env, policy, n_episodes: int, seed: int = 0) -> np.ndarray:
+    """Returns of ``policy(obs, first_obs) -> action`` over ``n_episodes``; ``first_obs`` is the episode's first
+    observation, which only a policy with memory may use."""
+    returns = []
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_episodes):
+        first, total, done = obs, 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs, first))
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+        obs, _ = env.reset()
+    return np.array(returns)
+
+
+@pytest.mark.parametrize("n_cues, delay", [(2, 1), (2, 4), (4, 8)])
+def test_memory_cue_discrete_returns(n_cues: int, delay: int) -> None:
+    env = MemoryCueDiscrete(n_cues=n_cues, delay=delay)
+    with_memory = run_episodes(env, lambda obs, first: int(np.argmax(first[:n_cues])), 500)
+    assert env.best_memory_return == 1.0
+    assert np.all(with_memory == 1.0)
+    memoryless = run_episodes(env, lambda obs, first: 0, 4000)  # every memoryless policy is no better than chance
+    assert abs(memoryless.mean() - env.best_memoryless_return) < 0.05  # standard error ~0.016
+    # the query observation carries no information about the cue
+    env.reset(seed=1)
+    queries = set()
+    for _ in range(20):
+        obs, _ = env.reset()
+        for _ in range(delay):
+            obs, *_ = env.step(0)
+        queries.add(tuple(obs))
+    assert len(queries) == 1
+
+
+def test_memory_cue_continuous_returns() -> None:
+    env = MemoryCueContinuous(delay=3)
+    with_memory = run_episodes(env, lambda obs, first: [1.0 if first[1] == 1.0 else -1.0], 200)
+    assert env.best_memory_return == 1.0
+    assert np.all(with_memory == 1.0)
+    zero = run_episodes(env, lambda obs, first: [0.0], 200)
+    assert env.best_memoryless_return == 0.0
+    assert np.all(zero == 0.0)
+    rng = np.random.default_rng(0)
+    random_policy = run_episodes(env, lambda obs, first: rng.uniform(-1, 1, 1), 4000)
+    assert abs(random_policy.mean() + 1 / 3) < 0.05
+    for a in (-1.0, -0.5, 0.5, 1.0):  # any constant action does worse without memory
+        assert run_episodes(env, lambda obs, first, a=a: [a], 2000).mean() < -0.2
+
+
+def test_memory_cue_episode_structure_and_errors() -> None:
+    env = gym.make("rrl_sb3/MemoryCue-v0", delay=2)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (3,) and obs[info["cue"]] == 1.0
+    steps = 0
+    done = False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(0)
+        steps += 1
+        done = terminated or truncated
+        assert truncated is False
+    assert steps == 3 and terminated
+    with pytest.raises(ValueError, match="delay=0"):
+        MemoryCueDiscrete(delay=0)
+    with pytest.raises(ValueError, match="n_cues=1"):
+        MemoryCueDiscrete(n_cues=1)
+    raw = MemoryCueDiscrete()
+    raw.reset(seed=0)
+    with pytest.raises(ValueError, match="action 5"):
+        raw.step(5)
