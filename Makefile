@@ -1,0 +1,30 @@
+# Set-up and entry points. Each target creates the virtual environment on first use, so on a fresh machine
+# `make demo` and `make test` are the only two commands needed.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build of torch on these machines; pass TORCH="torch" (or your CUDA build) to choose another.
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-slow lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[all]"
+	touch $@
+
+demo: setup
+	$(BIN)/python examples/recurrent_ppo_cartpole_novel.py
+
+test: setup
+	$(BIN)/python -m pytest -n 2
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,0 +1,39 @@
+"""The README quickstart and every script under examples/ run (with tiny budgets)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Extra arguments that shrink each example to a smoke run.
+TINY_ARGS = {"recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"]}
+
+
+def test_every_example_has_a_tiny_budget() -> None:
+    assert sorted(p.name for p in (ROOT / "examples").glob("*.py")) == sorted(TINY_ARGS)
+
+
+@pytest.mark.parametrize("script", sorted(TINY_ARGS))
+def test_example_runs(script: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *TINY_ARGS[script]],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_readme_quickstart_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quickstart", 1)[1]
+    code = re.search(r"```python\n(.*?)```", block, re.DOTALL).group(1)
+    code = code.replace(".learn(10_000)", ".learn(256)")
+    assert ".learn(256)" in code
+    exec(compile(code, "README.md", "exec"), {})
