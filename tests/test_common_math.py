@@ -1,0 +1,269 @@
+"""Shared math: symlog/symexp, two-hot bins, lambda-returns, the return normalizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch as th
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, symexp, symlog
+
+FAST = settings(max_examples=60, deadline=None)
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+# ---------------------------------------------------------------------------------------------- symlog
+
+
+@FAST
+@given(st.lists(finite, min_size=1, max_size=20))
+def test_symexp_inverts_symlog(values):
+    x = th.tensor(values, dtype=th.float64)
+    assert th.allclose(symexp(symlog(x)), x, rtol=1e-9, atol=1e-9)
+
+
+@FAST
+@given(st.lists(st.floats(min_value=-20, max_value=20), min_size=1, max_size=20))
+def test_symlog_inverts_symexp(values):
+    y = th.tensor(values, dtype=th.float64)
+    assert th.allclose(symlog(symexp(y)), y, rtol=1e-9, atol=1e-9)
+
+
+def test_symlog_is_odd_monotonic_and_identity_near_zero():
+    x = th.linspace(-100, 100, 2001, dtype=th.float64)
+    assert th.equal(symlog(-x), -symlog(x))
+    assert (symlog(x).diff() > 0).all()
+    small = th.tensor([-1e-4, 0.0, 1e-4], dtype=th.float64)
+    assert th.allclose(symlog(small), small, atol=1e-8)
+    assert symlog(th.tensor(np.e - 1, dtype=th.float64)).item() == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------------------------- two-hot
+
+
+@FAST
+@given(st.lists(finite, min_size=1, max_size=20))
+def test_two_hot_encode_is_a_distribution_on_two_neighbouring_bins(values):
+    bins = TwoHotBins()
+    probs = bins.encode(th.tensor(values))
+    assert probs.shape == (len(values), 255)
+    assert th.allclose(probs.sum(-1), th.ones(len(values)), atol=1e-6)
+    assert (probs >= 0).all()
+    for row in probs:
+        nonzero = th.nonzero(row).flatten()
+        assert 1 <= len(nonzero) <= 2
+        if len(nonzero) == 2:
+            assert nonzero[1] - nonzero[0] == 1
+
+
+@FAST
+@given(st.lists(finite, min_size=1, max_size=20))
+def test_two_hot_round_trip_within_bin_resolution(values):
+    bins = TwoHotBins()
+    y = th.tensor(values)
+    decoded = bins.decode(th.log(bins.encode(y)))
+    # The expected bin interpolates linearly between the two bins, so the round trip is exact up to float32 rounding,
+    # far below the bin width of 40 / 254 in symlog space.
+    assert th.allclose(symlog(decoded), symlog(y), atol=1e-4)
+
+
+def test_two_hot_places_mass_by_distance_and_clamps():
+    bins = TwoHotBins(low=-2.0, high=2.0, num_bins=5)
+    y = symexp(th.tensor([0.25, -1.5, 5.0, -7.0, 2.0]))
+    probs = bins.encode(y)
+    expected = th.tensor(
+        [
+            [0.0, 0.0, 0.75, 0.25, 0.0],  # 0.25 is a quarter of the way from bin 0 to bin 1
+            [0.5, 0.5, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 1.0],  # beyond high: clamped to the last bin
+            [1.0, 0.0, 0.0, 0.0, 0.0],  # beyond low: clamped to the first bin
+            [0.0, 0.0, 0.0, 0.0, 1.0],  # exactly the last bin
+        ]
+    )
+    assert th.allclose(probs, expected, atol=1e-6)
+    assert bins.decode(th.log(probs[2])).item() == pytest.approx(symexp(th.tensor(2.0)).item(), rel=1e-5)
+
+
+def test_two_hot_loss_is_cross_entropy_and_smallest_at_the_target():
+    th.manual_seed(0)
+    bins = TwoHotBins(num_bins=41)
+    target = th.tensor([[-3.0, 0.0], [0.5, 250.0]])
+    logits = th.randn(2, 2, 41, requires_grad=True)
+    loss = bins.loss(logits, target)
+    assert loss.shape == (2, 2)
+    manual = -(bins.encode(target) * th.log_softmax(logits, -1)).sum(-1)
+    assert th.allclose(loss, manual)
+    loss.sum().backward()
+    assert logits.grad is not None and th.isfinite(logits.grad).all()
+    # The target's own log-probabilities minimise the cross-entropy (it then equals the two-hot's entropy).
+    best = th.log(bins.encode(target).clamp_min(1e-12))
+    assert (bins.loss(best, target) <= loss.detach() + 1e-6).all()
+
+
+def test_two_hot_bins_are_a_buffer_and_arguments_are_checked():
+    bins = TwoHotBins(num_bins=7)
+    assert "bins" in bins.state_dict()
+    assert bins.double().bins.dtype == th.float64
+    assert bins.decode(th.zeros(3, 7, dtype=th.float64)).dtype == th.float64
+    with pytest.raises(ValueError, match="num_bins"):
+        TwoHotBins(num_bins=1)
+    with pytest.raises(ValueError, match="low"):
+        TwoHotBins(low=1.0, high=1.0)
+    with pytest.raises(ValueError, match="num_bins=7"):
+        bins.decode(th.zeros(3, 5))
+    with pytest.raises(ValueError, match="target"):
+        bins.loss(th.zeros(3, 7), th.zeros(4))
+
+
+# ---------------------------------------------------------------------------------------------- lambda-returns
+
+
+def column(values):
+    return th.tensor(values, dtype=th.float64).reshape(-1, 1)
+
+
+def test_lambda_returns_hand_computed():
+    rewards = column([1.0, 2.0, 3.0])
+    values = column([10.0, 4.0, 6.0])  # v_0 = 10 does not enter the returns
+    continues = column([1.0, 1.0, 0.5])
+    bootstrap = th.tensor([8.0], dtype=th.float64)
+    # gamma = 0.9, lam = 0.5, R_3 = v_3 = 8:
+    # R_2 = 3 + 0.9 * 0.5 * (0.5 * 8 + 0.5 * 8)      = 3 + 3.6           = 6.6
+    # R_1 = 2 + 0.9 * 1.0 * (0.5 * 6 + 0.5 * 6.6)    = 2 + 0.9 * 6.3     = 7.67
+    # R_0 = 1 + 0.9 * 1.0 * (0.5 * 4 + 0.5 * 7.67)   = 1 + 0.9 * 5.835   = 6.2515
+    returns = lambda_returns(rewards, values, continues, bootstrap, gamma=0.9, lam=0.5)
+    assert returns.flatten().tolist() == pytest.approx([6.2515, 7.67, 6.6])
+    values_changed = values.clone()
+    values_changed[0] = -100.0
+    assert th.equal(lambda_returns(rewards, values_changed, continues, bootstrap, gamma=0.9, lam=0.5), returns)
+
+
+def random_trajectory(seed: int, steps: int = 6, batch: int = 3):
+    gen = th.Generator().manual_seed(seed)
+    rewards = th.randn(steps, batch, generator=gen, dtype=th.float64)
+    values = th.randn(steps, batch, generator=gen, dtype=th.float64)
+    continues = th.rand(steps, batch, generator=gen, dtype=th.float64)
+    bootstrap = th.randn(batch, generator=gen, dtype=th.float64)
+    return rewards, values, continues, bootstrap
+
+
+def test_lambda_one_is_discounted_monte_carlo_with_bootstrap():
+    rewards, values, continues, bootstrap = random_trajectory(0)
+    gamma = 0.95
+    returns = lambda_returns(rewards, values, continues, bootstrap, gamma=gamma, lam=1.0)
+    steps = rewards.shape[0]
+    for t in range(steps):
+        expected, discount = th.zeros_like(bootstrap), th.ones_like(bootstrap)
+        for k in range(t, steps):
+            expected = expected + discount * rewards[k]
+            discount = discount * gamma * continues[k]
+        expected = expected + discount * bootstrap
+        assert th.allclose(returns[t], expected)
+
+
+def test_lambda_zero_is_one_step_td():
+    rewards, values, continues, bootstrap = random_trajectory(1)
+    returns = lambda_returns(rewards, values, continues, bootstrap, gamma=0.9, lam=0.0)
+    next_values = th.cat([values[1:], bootstrap[None]])
+    assert th.allclose(returns, rewards + 0.9 * continues * next_values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), lam=st.floats(0.0, 1.0), gamma=st.floats(0.0, 1.0), steps=st.integers(1, 7))
+def test_lambda_returns_are_the_lambda_weighted_average_of_n_step_returns(seed, lam, gamma, steps):
+    rewards, values, continues, bootstrap = random_trajectory(seed, steps=steps, batch=2)
+    returns = lambda_returns(rewards, values, continues, bootstrap, gamma=gamma, lam=lam)
+    all_values = th.cat([values, bootstrap[None]])  # v_0 .. v_T
+    for t in range(steps):
+        horizon = steps - t
+        n_step, partial, discount = [], th.zeros(2, dtype=th.float64), th.ones(2, dtype=th.float64)
+        for n in range(1, horizon + 1):
+            partial = partial + discount * rewards[t + n - 1]
+            discount = discount * gamma * continues[t + n - 1]
+            n_step.append(partial + discount * all_values[t + n])
+        # Weights (1 - lam) * lam^(n-1) for n < horizon; the longest return gets the remaining lam^(horizon-1).
+        shorter = sum((1 - lam) * lam ** (n - 1) * n_step[n - 1] for n in range(1, horizon))
+        expected = shorter + lam ** (horizon - 1) * n_step[-1]
+        assert th.allclose(returns[t], expected, atol=1e-9)
+
+
+def test_zero_continue_cuts_the_bootstrap():
+    rewards, values, continues, bootstrap = random_trajectory(2, steps=4)
+    continues[1] = 0.0  # s_2 is terminal
+    returns = lambda_returns(rewards, values, continues, bootstrap, gamma=0.99, lam=0.8)
+    assert th.allclose(returns[1], rewards[1])
+    later_rewards, later_values = rewards.clone(), values.clone()
+    later_rewards[2:] += 100.0
+    later_values[2:] *= 3.0
+    changed = lambda_returns(later_rewards, later_values, continues, bootstrap + 50.0, gamma=0.99, lam=0.8)
+    assert th.equal(changed[:2], returns[:2])
+    assert th.allclose(returns[0], rewards[0] + 0.99 * continues[0] * (0.2 * values[1] + 0.8 * rewards[1]))
+
+
+def test_lambda_returns_keep_gradients_and_check_shapes():
+    rewards, values, continues, bootstrap = random_trajectory(3)
+    values.requires_grad_(True)
+    lambda_returns(rewards, values, continues, bootstrap, gamma=0.9, lam=0.5).sum().backward()
+    assert values.grad is not None and values.grad[0].abs().sum() == 0 and values.grad[1:].abs().sum() > 0
+    with pytest.raises(ValueError, match="values"):
+        lambda_returns(rewards, values[:-1], continues, bootstrap, gamma=0.9, lam=0.5)
+    with pytest.raises(ValueError, match="bootstrap"):
+        lambda_returns(rewards, values, continues, bootstrap[None], gamma=0.9, lam=0.5)
+    with pytest.raises(ValueError, match="gamma"):
+        lambda_returns(rewards, values, continues, bootstrap, gamma=1.5, lam=0.5)
+    with pytest.raises(ValueError, match="lam"):
+        lambda_returns(rewards, values, continues, bootstrap, gamma=0.9, lam=-0.1)
+
+
+# ---------------------------------------------------------------------------------------------- return normalizer
+
+
+def test_return_normalizer_scale_on_a_known_batch():
+    batch = th.arange(101.0)  # 5th percentile 5, 95th percentile 95
+    norm = ReturnNormalizer()
+    assert norm.scale.item() == 1.0
+    norm.update(batch)
+    assert norm.low.item() == pytest.approx(0.05)
+    assert norm.high.item() == pytest.approx(0.95)
+    assert norm.scale.item() == 1.0  # spread 0.9 < 1: never scaled up
+    for _ in range(99):
+        norm.update(batch)
+    # After n updates from zero, both quantiles are (1 - 0.99**n) of the batch's.
+    assert norm.scale.item() == pytest.approx(90.0 * (1 - 0.99**100), rel=1e-5)
+    instant = ReturnNormalizer(decay=0.0)
+    instant.update(th.tensor([[0.0, 10.0]]))  # linear interpolation: 0.5 and 9.5
+    assert instant.scale.item() == pytest.approx(9.0)
+    instant.update(th.full((7,), 3.0))
+    assert instant.scale.item() == 1.0
+
+
+def test_return_normalizer_is_deterministic_and_saved_in_state_dict():
+    gen = th.Generator().manual_seed(0)
+    batches = [th.randn(64, generator=gen) * 30 for _ in range(5)]
+    first, second = ReturnNormalizer(), ReturnNormalizer()
+    for batch in batches:
+        first.update(batch)
+        second.update(batch.clone().requires_grad_(True))
+    assert th.equal(first.scale, second.scale)
+    restored = ReturnNormalizer()
+    restored.load_state_dict(first.state_dict())
+    assert set(first.state_dict()) == {"low", "high"}
+    assert th.equal(restored.scale, first.scale)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"decay": 1.0}, "decay"),
+        ({"decay": -0.1}, "decay"),
+        ({"low_quantile": 0.9, "high_quantile": 0.1}, "low_quantile"),
+        ({"min_scale": 0.0}, "min_scale"),
+    ],
+)
+def test_return_normalizer_checks_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        ReturnNormalizer(**kwargs)
+    with pytest.raises(ValueError, match="at least one"):
+        ReturnNormalizer().update(th.zeros(0))
