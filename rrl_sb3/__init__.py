@@ -3,6 +3,7 @@
 Importing the package registers the ``rrl_sb3/`` Gymnasium ids (see :func:`rrl_sb3.envs.list_env_ids`).
 """
 
+from rrl_sb3.dreamer import Dreamer
 from rrl_sb3.envs import list_env_ids, register_envs
 from rrl_sb3.version import __version__
 from rrl_sb3.wrappers import FlickerObservation, MaskObservation, MaskVelocity, ObservationNoise
@@ -10,6 +11,7 @@ from rrl_sb3.wrappers import FlickerObservation, MaskObservation, MaskVelocity, 
 register_envs()
 
 __all__ = [
+    "Dreamer",
     "FlickerObservation",
     "MaskObservation",
     "MaskVelocity",

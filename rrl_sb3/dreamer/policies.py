@@ -1,0 +1,239 @@
+"""The SB3 policy of Dreamer: world model, actor and critic, and recurrent acting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.utils import ConstantSchedule
+from torch import nn
+
+from rrl_sb3.common.math import ReturnNormalizer
+from rrl_sb3.dreamer.behavior import Actor, Critic
+from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
+
+DreamerState = tuple[th.Tensor, th.Tensor, th.Tensor]
+
+
+class DreamerPolicy(BasePolicy):
+    """World model, actor, critic (and its slow copy) of :class:`~rrl_sb3.Dreamer`, and recurrent acting.
+
+    The recurrent state of ``predict`` is a tuple of three arrays, env axis first:
+    ``(h, z, a)`` = the GRU state ``(n_envs, deter)``, the stochastic latent ``(n_envs, stoch_dim)`` and the
+    previous action in the model's representation ``(n_envs, action_dim)`` (in ``[-1, 1]`` for ``Box`` actions,
+    one-hot for ``Discrete``). ``state=None`` or ``episode_start=True`` for an env starts it from the initial state.
+
+    :param observation_space: flat ``Box`` observation space
+    :param action_space: ``Box`` or ``Discrete`` action space
+    :param lr_schedule: learning rate schedule of the world model
+    :param actor_lr: learning rate of the actor
+    :param critic_lr: learning rate of the critic
+    :param hidden: width of every MLP layer
+    :param layers: hidden layers of the encoder, decoder, heads, actor and critic
+    :param deter: size of the GRU state
+    :param stoch: number of categorical latent variables (or Gaussian latent dimensions)
+    :param classes: classes per categorical latent variable
+    :param latent: ``"categorical"`` (DreamerV2/V3) or ``"gaussian"`` (PlaNet/DreamerV1)
+    :param unimix: uniform mixture of the categorical latents and of the discrete actor
+    :param latent_min_std: floor of the Gaussian latent standard deviation
+    :param free_bits: KL below this many nats is not penalised
+    :param dyn_scale: weight of the dynamics KL term
+    :param rep_scale: weight of the representation KL term
+    :param actor_min_std: lower bound of the continuous actor's standard deviation
+    :param actor_max_std: upper bound of the continuous actor's standard deviation
+    :param optimizer_class: optimizer of the three networks
+    :param optimizer_kwargs: extra keyword arguments of the optimizer
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        actor_lr: float = 1e-4,
+        critic_lr: float = 1e-4,
+        hidden: int = 256,
+        layers: int = 2,
+        deter: int = 256,
+        stoch: int = 16,
+        classes: int = 16,
+        latent: LatentKind = "categorical",
+        unimix: float = 0.01,
+        latent_min_std: float = 0.1,
+        free_bits: float = 1.0,
+        dyn_scale: float = 0.5,
+        rep_scale: float = 0.1,
+        actor_min_std: float = 0.1,
+        actor_max_std: float = 1.0,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.check_spaces(observation_space, action_space)
+        for name, value in (("hidden", hidden), ("layers", layers), ("deter", deter), ("stoch", stoch), ("classes", classes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "layers" else 1):
+                raise ValueError(f"policy_kwargs {name} must be a positive integer, got {name}={value!r}")
+        super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])  # type: ignore[union-attr]
+        self.net_kwargs = dict(
+            hidden=hidden,
+            layers=layers,
+            deter=deter,
+            stoch=stoch,
+            classes=classes,
+            latent=latent,
+            unimix=unimix,
+            latent_min_std=latent_min_std,
+            free_bits=free_bits,
+            dyn_scale=dyn_scale,
+            rep_scale=rep_scale,
+            actor_min_std=actor_min_std,
+            actor_max_std=actor_max_std,
+        )
+        self.actor_lr, self.critic_lr = actor_lr, critic_lr
+        obs_dim = int(observation_space.shape[0])
+        rssm_kwargs = dict(deter=deter, stoch=stoch, classes=classes, latent=latent, unimix=unimix, min_std=latent_min_std)
+        self.world_model = WorldModel(
+            obs_dim, self.action_dim, hidden, layers, free_bits, dyn_scale, rep_scale, rssm_kwargs=rssm_kwargs
+        )
+        feature_dim = self.world_model.feature_dim
+        self.actor = Actor(feature_dim, self.action_dim, self.discrete, hidden, layers, actor_min_std, actor_max_std, unimix)
+        self.critic = Critic(feature_dim, hidden, layers)
+        self.slow_critic = Critic(feature_dim, hidden, layers)
+        self.slow_critic.load_state_dict(self.critic.state_dict())
+        self.slow_critic.requires_grad_(False)
+        self.return_normalizer = ReturnNormalizer()
+        kwargs = self.optimizer_kwargs
+        self.world_model.optimizer = self.optimizer_class(self.world_model.parameters(), lr=lr_schedule(1), **kwargs)
+        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=actor_lr, **kwargs)
+        self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=critic_lr, **kwargs)
+
+    @staticmethod
+    def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+        """Raise ``ValueError`` unless the spaces are a flat ``Box`` observation and a ``Box`` or ``Discrete`` action."""
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+            raise ValueError(
+                f"Dreamer's MlpPolicy needs a flat (1-D) Box observation space, got {observation_space!r}; "
+                "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
+            )
+        flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
+        if not (flat_box or isinstance(action_space, spaces.Discrete)):
+            raise ValueError(f"Dreamer supports flat Box and Discrete action spaces, got {action_space!r}")
+        if flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
+            raise ValueError(f"Dreamer needs finite bounds on a Box action space, got {action_space!r}")
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return dict(
+            observation_space=self.observation_space,
+            action_space=self.action_space,
+            lr_schedule=ConstantSchedule(self.world_model.optimizer.param_groups[0]["lr"]),
+            actor_lr=self.actor_lr,
+            critic_lr=self.critic_lr,
+            optimizer_class=self.optimizer_class,
+            optimizer_kwargs=self.optimizer_kwargs,
+            **self.net_kwargs,
+        )
+
+    # --- acting ----------------------------------------------------------------------------------------------------
+
+    def initial_state(self, n_envs: int) -> DreamerState:
+        latent = self.world_model.rssm.initial(n_envs, self.device)
+        return latent.deter, latent.stoch, th.zeros(n_envs, self.action_dim, device=self.device)
+
+    def step(
+        self, obs: th.Tensor, state: DreamerState, episode_start: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, DreamerState]:
+        """Filter ``obs`` into the carried state (reset where ``episode_start``) and choose an action.
+
+        :return: the action in the model's representation (in ``[-1, 1]`` or one-hot) and the new state
+        """
+        deter, stoch, prev_action = state
+        embed = self.world_model.encode(obs.float())
+        latent, _ = self.world_model.rssm.observe_step(
+            Latent(deter, stoch), prev_action, embed, episode_start, sample=not deterministic
+        )
+        dist = self.actor(latent.features)
+        action = dist.mode() if deterministic else dist.sample()
+        if not self.discrete:
+            action = action.clamp(-1.0, 1.0)
+        action = action.detach()
+        return action, (latent.deter, latent.stoch, action)
+
+    def to_env_action(self, action: th.Tensor) -> np.ndarray:
+        """Model action -> env action: index for ``Discrete``, rescaled from ``[-1, 1]`` for ``Box``."""
+        if self.discrete:
+            return action.argmax(-1).cpu().numpy()
+        return self.unscale_action(action.cpu().numpy())
+
+    def from_env_action(self, action: np.ndarray) -> np.ndarray:
+        """Env action -> what the replay buffer stores: the index for ``Discrete``, ``[-1, 1]`` for ``Box``."""
+        if self.discrete:
+            return np.asarray(action).reshape(-1)
+        return self.scale_action(np.asarray(action, dtype=np.float32))
+
+    def model_action(self, stored: th.Tensor) -> th.Tensor:
+        """Stored buffer actions ``(..., 1 or action_dim)`` -> model representation."""
+        if self.discrete:
+            return nn.functional.one_hot(stored.long().squeeze(-1), self.action_dim).float()
+        return stored.float()
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
+        """One memoryless step from the initial state (use :meth:`predict` with ``state`` to act with memory)."""
+        return self._predict(obs, deterministic)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        obs = observation if isinstance(observation, th.Tensor) else th.as_tensor(observation)
+        n = obs.shape[0]
+        action, _ = self.step(obs, self.initial_state(n), th.ones(n, device=self.device), deterministic)
+        return action
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Act from observations, carrying the recurrent state.
+
+        :param observation: one observation or a batch ``(n_envs, obs_dim)``
+        :param state: the state returned by the previous call, or ``None`` to start every env afresh
+        :param episode_start: ``(n_envs,)`` flags; the state of every env whose flag is true is reset first
+        :param deterministic: take the mode of the latent and of the actor instead of sampling
+        :return: the actions (in the env's action space) and the new state ``(h, z, a)``, env axis first
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized_env = self.obs_to_tensor(observation)
+        n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
+        if state is None:
+            state_t = self.initial_state(n_envs)
+        else:
+            expected = [t.shape for t in self.initial_state(n_envs)]
+            if len(state) != 3 or [tuple(np.shape(s)) for s in state] != [tuple(s) for s in expected]:
+                raise ValueError(
+                    f"state must be the (h, z, a) tuple returned by predict for {n_envs} envs, with shapes "
+                    f"{[tuple(s) for s in expected]}, got shapes {[np.shape(s) for s in state]}"
+                )
+            state_t = tuple(th.as_tensor(s, dtype=th.float32, device=self.device) for s in state)  # type: ignore[assignment]
+        starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start, dtype=np.float32).reshape(-1)
+        if starts.shape != (n_envs,):
+            raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
+        with th.no_grad():
+            action, new_state = self.step(
+                obs_tensor,  # type: ignore[arg-type]
+                state_t,  # type: ignore[arg-type]
+                th.as_tensor(starts, dtype=th.float32, device=self.device),
+                deterministic,
+            )
+        actions = self.to_env_action(action)
+        if isinstance(self.action_space, spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        else:
+            actions = actions.astype(self.action_space.dtype)  # type: ignore[union-attr]
+        if not vectorized_env:
+            actions = actions.squeeze(axis=0)
+        return actions, tuple(s.cpu().numpy() for s in new_state)

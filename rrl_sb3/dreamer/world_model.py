@@ -1,0 +1,281 @@
+"""Dreamer's world model: a GRU recurrent state-space model (RSSM) with observation, reward and continue heads."""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch as th
+import torch.nn.functional as F
+from torch import nn
+
+from rrl_sb3.common.math import TwoHotBins, symlog
+
+LatentKind = Literal["categorical", "gaussian"]
+
+
+def sample_one_hot(probs: th.Tensor) -> th.Tensor:
+    """One-hot samples of categorical distributions over the last axis (inverse CDF: one uniform per variable,
+    several times cheaper on CPU than ``torch.multinomial``)."""
+    u = th.rand((*probs.shape[:-1], 1), device=probs.device, dtype=probs.dtype)
+    index = (probs.cumsum(-1) < u).sum(-1).clamp_(max=probs.shape[-1] - 1)
+    return F.one_hot(index, probs.shape[-1]).to(probs.dtype)
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int, layers: int, zero_init_output: bool = False) -> nn.Sequential:
+    """``layers`` hidden layers of Linear -> LayerNorm -> SiLU, then a linear output (DreamerV3's block)."""
+    modules: list[nn.Module] = []
+    for i in range(layers):
+        modules += [nn.Linear(in_dim if i == 0 else hidden, hidden), nn.LayerNorm(hidden), nn.SiLU()]
+    out = nn.Linear(hidden if layers else in_dim, out_dim)
+    if zero_init_output:
+        # Heads that regress returns or rewards start by predicting 0, so early targets do not explode the loss.
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
+    modules.append(out)
+    return nn.Sequential(*modules)
+
+
+class Latent(NamedTuple):
+    """Model state of a batch: deterministic GRU state ``h`` and flattened stochastic latent ``z``."""
+
+    deter: th.Tensor
+    stoch: th.Tensor
+
+    @property
+    def features(self) -> th.Tensor:
+        return th.cat([self.deter, self.stoch], dim=-1)
+
+
+class RSSM(nn.Module):
+    """Recurrent state-space model.
+
+    ``h_t = GRU(h_{t-1}, [z_{t-1}, a_{t-1}])``, prior ``p(z_t | h_t)``, posterior ``q(z_t | h_t, e(o_t))``. The stochastic
+    latent is either ``stoch`` categorical variables of ``classes`` classes each (straight-through samples, mixed with
+    ``unimix`` uniform probability so no class has probability 0), or a ``stoch``-dimensional diagonal Gaussian whose
+    standard deviation is floored at ``min_std``.
+
+    :param action_dim: size of the action input (one-hot for discrete actions)
+    :param embed_dim: size of the observation embedding
+    :param deter: size of the GRU state
+    :param stoch: number of categorical variables, or Gaussian dimensions
+    :param classes: classes per categorical variable
+    :param hidden: width of the hidden layers
+    :param latent: ``"categorical"`` or ``"gaussian"``
+    :param unimix: uniform mixture of the categorical distributions
+    :param min_std: floor of the Gaussian standard deviation
+    """
+
+    def __init__(
+        self,
+        action_dim: int,
+        embed_dim: int,
+        deter: int = 256,
+        stoch: int = 16,
+        classes: int = 16,
+        hidden: int = 256,
+        latent: LatentKind = "categorical",
+        unimix: float = 0.01,
+        min_std: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if latent not in ("categorical", "gaussian"):
+            raise ValueError(f"latent must be 'categorical' or 'gaussian', got latent={latent!r}")
+        self.latent, self.deter_dim, self.stoch, self.classes = latent, deter, stoch, classes
+        self.unimix, self.min_std = unimix, min_std
+        self.stoch_dim = stoch * classes if latent == "categorical" else stoch
+        stats_dim = stoch * classes if latent == "categorical" else 2 * stoch
+        self.img_in = nn.Sequential(nn.Linear(self.stoch_dim + action_dim, hidden), nn.LayerNorm(hidden), nn.SiLU())
+        self.gru = nn.GRUCell(hidden, deter)
+        self.prior_net = mlp(deter, stats_dim, hidden, 1)
+        # The posterior's first layer is split so the embedding part runs once for a whole sequence.
+        self.post_deter = nn.Linear(deter, hidden, bias=False)
+        self.post_embed = nn.Linear(embed_dim, hidden)
+        self.post_out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, stats_dim))
+
+    def initial(self, batch_size: int, device: th.device) -> Latent:
+        """The state before the first step of an episode (zeros; the first step also sees a zero action)."""
+        return Latent(th.zeros(batch_size, self.deter_dim, device=device), th.zeros(batch_size, self.stoch_dim, device=device))
+
+    # --- distributions -----------------------------------------------------------------------------------------
+
+    def _probs(self, stats: th.Tensor) -> th.Tensor:
+        probs = F.softmax(stats.unflatten(-1, (self.stoch, self.classes)), dim=-1)
+        return (1.0 - self.unimix) * probs + self.unimix / self.classes
+
+    def _mean_std(self, stats: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        mean, raw_std = stats.chunk(2, dim=-1)
+        return mean, F.softplus(raw_std) + self.min_std
+
+    def sample(self, stats: th.Tensor) -> th.Tensor:
+        """Sample ``z`` (straight-through gradients for categorical latents, reparameterised for Gaussian)."""
+        if self.latent == "gaussian":
+            mean, std = self._mean_std(stats)
+            return mean + std * th.randn_like(mean)
+        probs = self._probs(stats)
+        return (sample_one_hot(probs) + probs - probs.detach()).flatten(-2)
+
+    def mode(self, stats: th.Tensor) -> th.Tensor:
+        if self.latent == "gaussian":
+            return self._mean_std(stats)[0]
+        probs = self._probs(stats)
+        return F.one_hot(probs.argmax(-1), self.classes).to(probs.dtype).flatten(-2)
+
+    def kl(self, lhs: th.Tensor, rhs: th.Tensor) -> th.Tensor:
+        """``KL(lhs || rhs)`` summed over the latent, for distribution statistics of the same shape."""
+        if self.latent == "gaussian":
+            m1, s1 = self._mean_std(lhs)
+            m2, s2 = self._mean_std(rhs)
+            return (th.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5).sum(-1)
+        p, q = self._probs(lhs), self._probs(rhs)
+        return (p * (p.log() - q.log())).sum((-2, -1))
+
+    def kl_loss(
+        self, post_stats: th.Tensor, prior_stats: th.Tensor, free_bits: float
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """DreamerV3's balanced KL: the dynamics term trains the prior towards the (fixed) posterior, the
+        representation term the posterior towards the (fixed) prior; each is clipped below at ``free_bits`` nats,
+        so a KL already that small gives no gradient.
+
+        :return: dynamics loss, representation loss and the KL itself, each per element
+        """
+        dyn = self.kl(post_stats.detach(), prior_stats)
+        rep = self.kl(post_stats, prior_stats.detach())
+        return th.clamp(dyn, min=free_bits), th.clamp(rep, min=free_bits), dyn.detach()
+
+    # --- dynamics ------------------------------------------------------------------------------------------------
+
+    def step_deter(self, state: Latent, action: th.Tensor) -> th.Tensor:
+        """``h_t`` from ``h_{t-1}``, ``z_{t-1}`` and ``a_{t-1}``."""
+        return self.gru(self.img_in(th.cat([state.stoch, action], dim=-1)), state.deter)
+
+    def prior(self, deter: th.Tensor) -> th.Tensor:
+        return self.prior_net(deter)
+
+    def imagine_step(self, state: Latent, action: th.Tensor) -> Latent:
+        """One step of the learned dynamics without an observation: ``z_t`` sampled from the prior."""
+        deter = self.step_deter(state, action)
+        return Latent(deter, self.sample(self.prior(deter)))
+
+    def observe_step(
+        self, state: Latent, prev_action: th.Tensor, embed: th.Tensor, is_first: th.Tensor, sample: bool = True
+    ) -> tuple[Latent, th.Tensor]:
+        """Filter one observation: reset where ``is_first``, advance with ``a_{t-1}``, then condition on ``e(o_t)``.
+
+        :return: the posterior state and the posterior statistics
+        """
+        keep = (1.0 - is_first.float()).unsqueeze(-1)
+        state = Latent(state.deter * keep, state.stoch * keep)
+        deter = self.step_deter(state, prev_action * keep)
+        stats = self.post_out(self.post_deter(deter) + self.post_embed(embed))
+        return Latent(deter, self.sample(stats) if sample else self.mode(stats)), stats
+
+    def observe(
+        self, embed: th.Tensor, prev_action: th.Tensor, is_first: th.Tensor, state: Latent | None = None
+    ) -> tuple[Latent, th.Tensor, th.Tensor]:
+        """Filter whole sequences (batch-major ``(B, L, ...)``), resetting the state where ``is_first``.
+
+        :return: posterior states ``(B, L, ...)``, posterior and prior statistics ``(B, L, stats)``
+        """
+        batch, length = embed.shape[:2]
+        state = self.initial(batch, embed.device) if state is None else state
+        embed_proj = self.post_embed(embed)
+        keep = 1.0 - is_first.float().unsqueeze(-1)
+        deters, stochs, stats_list = [], [], []
+        for t in range(length):
+            state = Latent(state.deter * keep[:, t], state.stoch * keep[:, t])
+            deter = self.step_deter(state, prev_action[:, t] * keep[:, t])
+            stats = self.post_out(self.post_deter(deter) + embed_proj[:, t])
+            state = Latent(deter, self.sample(stats))
+            deters.append(deter)
+            stochs.append(state.stoch)
+            stats_list.append(stats)
+        deter_seq = th.stack(deters, 1)
+        post_stats = th.stack(stats_list, 1)
+        return Latent(deter_seq, th.stack(stochs, 1)), post_stats, self.prior(deter_seq)
+
+
+class WorldModelLosses(NamedTuple):
+    total: th.Tensor
+    observation: th.Tensor
+    reward: th.Tensor
+    continuation: th.Tensor
+    dynamics: th.Tensor
+    representation: th.Tensor
+    kl: th.Tensor
+
+
+class WorldModel(nn.Module):
+    """Encoder, RSSM and the observation, reward and continue heads, trained on replayed sequences.
+
+    Observations are encoded and reconstructed in symlog space; rewards are regressed with a two-hot
+    cross-entropy on symlog bins; the continue head is a Bernoulli of ``1 - terminated`` (a time limit is not a
+    termination). The KL term is balanced between the dynamics (``dyn_scale``, trains the prior) and the
+    representation (``rep_scale``, trains the posterior), each clipped below at ``free_bits`` nats.
+
+    :param obs_dim: size of the flat observation
+    :param action_dim: size of the action input (one-hot for discrete actions)
+    :param hidden: width of the MLP layers
+    :param layers: hidden layers of the encoder, decoder and heads
+    :param free_bits: KL below this many nats is not penalised
+    :param dyn_scale: weight of the dynamics KL term
+    :param rep_scale: weight of the representation KL term
+    :param rssm_kwargs: keyword arguments of :class:`RSSM`
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int = 256,
+        layers: int = 2,
+        free_bits: float = 1.0,
+        dyn_scale: float = 0.5,
+        rep_scale: float = 0.1,
+        rssm_kwargs: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.free_bits, self.dyn_scale, self.rep_scale = free_bits, dyn_scale, rep_scale
+        self.encoder = mlp(obs_dim, hidden, hidden, layers - 1)
+        self.rssm = RSSM(action_dim, hidden, hidden=hidden, **(rssm_kwargs or {}))
+        feat_dim = self.rssm.deter_dim + self.rssm.stoch_dim
+        self.decoder = mlp(feat_dim, obs_dim, hidden, layers)
+        self.reward_head = mlp(feat_dim, 255, hidden, layers, zero_init_output=True)
+        self.continue_head = mlp(feat_dim, 1, hidden, layers)
+        self.bins = TwoHotBins()
+
+    @property
+    def feature_dim(self) -> int:
+        return self.rssm.deter_dim + self.rssm.stoch_dim
+
+    def encode(self, obs: th.Tensor) -> th.Tensor:
+        return self.encoder(symlog(obs))
+
+    def reward(self, features: th.Tensor) -> th.Tensor:
+        return self.bins.decode(self.reward_head(features))
+
+    def continue_prob(self, features: th.Tensor) -> th.Tensor:
+        return th.sigmoid(self.continue_head(features).squeeze(-1))
+
+    def loss(
+        self,
+        obs: th.Tensor,
+        prev_action: th.Tensor,
+        reward: th.Tensor,
+        terminated: th.Tensor,
+        is_first: th.Tensor,
+    ) -> tuple[WorldModelLosses, Latent]:
+        """Losses on a batch of sequences ``(B, L, ...)`` in the replay layout (row ``t``: ``o_t``, ``a_{t-1}``,
+        ``r_{t-1}``, ``terminated_t``, ``is_first_t``), and the posterior states to imagine from."""
+        posterior, post_stats, prior_stats = self.rssm.observe(self.encode(obs), prev_action, is_first)
+        features = posterior.features
+        obs_loss = (self.decoder(features) - symlog(obs)).pow(2).sum(-1)
+        reward_loss = self.bins.loss(self.reward_head(features), reward)
+        cont_loss = F.binary_cross_entropy_with_logits(
+            self.continue_head(features).squeeze(-1), 1.0 - terminated, reduction="none"
+        )
+        dyn_loss, rep_loss, kl = self.rssm.kl_loss(post_stats, prior_stats, self.free_bits)
+        total = obs_loss + reward_loss + cont_loss + self.dyn_scale * dyn_loss + self.rep_scale * rep_loss
+        losses = WorldModelLosses(
+            total.mean(), obs_loss.mean(), reward_loss.mean(), cont_loss.mean(), dyn_loss.mean(), rep_loss.mean(), kl.mean()
+        )
+        return losses, posterior

@@ -1,0 +1,494 @@
+"""Dreamer: the SB3 contract, the seed notebook's eight defects, save/load, seeding and memory."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecNormalize
+
+from rrl_sb3 import Dreamer
+from rrl_sb3.dreamer import behavior as behavior_module
+from rrl_sb3.dreamer import world_model as world_model_module
+from rrl_sb3.dreamer.policies import DreamerPolicy
+from rrl_sb3.dreamer.world_model import RSSM, Latent
+from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
+
+TINY = dict(
+    policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
+    batch_size=4,
+    sequence_length=8,
+    horizon=5,
+    learning_starts=40,
+    train_ratio=32,
+    device="cpu",
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Small models are much faster on one thread, and results are then reproducible bit for bit.
+    threads = th.get_num_threads()
+    th.set_num_threads(1)
+    yield
+    th.set_num_threads(threads)
+
+
+def tiny(env, **kwargs) -> Dreamer:
+    return Dreamer("MlpPolicy", env, **{**TINY, "seed": 0, **kwargs})
+
+
+def short_pendulum(n_envs: int = 1, steps: int = 20, **kwargs):
+    return make_vec_env("Pendulum-v1", n_envs=n_envs, seed=0, env_kwargs={"max_episode_steps": steps}, **kwargs)
+
+
+# --- construction ---------------------------------------------------------------------------------------------------
+
+
+def test_env_id_as_only_argument() -> None:
+    model = Dreamer("Pendulum-v1")
+    assert isinstance(model.policy, DreamerPolicy)
+    assert model.env.num_envs == 1 and model.actor_gradient == "dynamics"
+    assert Dreamer(env="rrl_sb3/CartPoleNoVel-v1", **TINY).actor_gradient == "reinforce"
+    assert isinstance(Dreamer(gym.make("Pendulum-v1"), **TINY).policy, DreamerPolicy)
+    assert isinstance(Dreamer(DreamerPolicy, "Pendulum-v1", **TINY).policy, DreamerPolicy)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (("NotAnEnv-v0",), {}, ValueError, "NotAnEnv-v0"),
+        (("MlpPolicy", "Pendulum-v1"), {"batch_size": 0}, ValueError, "batch_size=0"),
+        (("MlpPolicy", "Pendulum-v1"), {"gamma": 1.5}, ValueError, "gamma=1.5"),
+        (("MlpPolicy", "Pendulum-v1"), {"train_ratio": -1}, ValueError, "train_ratio=-1"),
+        (("MlpPolicy", "Pendulum-v1"), {"actor_gradient": "magic"}, ValueError, "actor_gradient='magic'"),
+        (("MlpPolicy", "Pendulum-v1"), {"buffer_size": 5}, ValueError, "buffer_size=5"),
+        (("MlpPolicy", "Pendulum-v1"), {"policy_kwargs": {"latent": "beta"}}, ValueError, "latent='beta'"),
+        (("MlpPolicy", "Pendulum-v1"), {"policy_kwargs": {"deter": 0}}, ValueError, "deter=0"),
+        (("CnnPolicy", "Pendulum-v1"), {}, ValueError, "CnnPolicy"),
+    ],
+)
+def test_bad_arguments(args, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        Dreamer(*args, **{**TINY, **kwargs})
+
+
+class DictObsEnv(gym.Env):
+    observation_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,))})
+    action_space = spaces.Box(-1, 1, (1,))
+
+    def reset(self, *, seed=None, options=None):
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+def test_unsupported_spaces() -> None:
+    with pytest.raises(ValueError, match=r"flat .*Box observation space"):
+        Dreamer("MlpPolicy", DictObsEnv(), **TINY)
+    env = gym.make("Pendulum-v1")
+    env.action_space = spaces.MultiDiscrete([2, 2])
+    with pytest.raises(ValueError, match="Box and Discrete action spaces, got MultiDiscrete"):
+        Dreamer("MlpPolicy", env, **TINY)
+
+
+# --- defect 1: memory is carried and reset only at episode start ---------------------------------------------------
+
+
+def test_predict_carries_state_and_resets_at_episode_start() -> None:
+    model = tiny("rrl_sb3/MemoryCue-v0")
+    model.learn(200)
+    policy = model.policy
+    obs = np.zeros((2, 3), dtype=np.float32)
+    _, fresh = model.predict(obs, state=None, deterministic=True)
+    cue_obs = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
+    _, after_cue = model.predict(cue_obs, deterministic=True)
+    _, carried = model.predict(obs, state=after_cue, episode_start=np.zeros(2), deterministic=True)
+    # the state depends on what was seen before: carrying it differs from starting afresh
+    assert not np.allclose(carried[0], fresh[0])
+    # episode_start resets exactly: same as a fresh state, per env
+    _, reset = model.predict(obs, state=after_cue, episode_start=np.array([1, 0]), deterministic=True)
+    for part_reset, part_fresh, part_carried in zip(reset, fresh, carried, strict=True):
+        np.testing.assert_array_equal(part_reset[0], part_fresh[0])
+        np.testing.assert_array_equal(part_reset[1], part_carried[1])
+    assert [s.shape for s in fresh] == [(2, 32), (2, 16), (2, 2)]
+    assert policy.discrete
+
+
+def test_learn_carries_state_between_steps_and_resets_after_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny(make_vec_env(MemoryCueDiscrete, n_envs=2, seed=0, env_kwargs={"delay": 2}), learning_starts=0)
+    seen = []
+    real_step = model.policy.step
+
+    def spy(obs, state, episode_start, deterministic=False):
+        seen.append((state[0].clone(), episode_start.clone()))
+        return real_step(obs, state, episode_start, deterministic)
+
+    monkeypatch.setattr(model.policy, "step", spy)
+    model.learn(16)  # 8 steps of 2 envs: episodes of 3 steps
+    starts = th.stack([s for _, s in seen])
+    np.testing.assert_array_equal(starts[:, 0].numpy(), [1, 0, 0, 1, 0, 0, 1, 0])
+    # a carried state reaches the next step (nonzero within an episode)
+    assert all(seen[t][0].abs().sum() > 0 for t in (1, 2, 4, 5))
+
+
+# --- defect 2: imagination starts from the posterior state of every replayed step --------------------------------
+
+
+def test_imagination_starts_from_every_posterior_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny(short_pendulum())
+    model.learn(60)
+    captured = {}
+    real_imagine = behavior_module.imagine
+
+    def spy(world_model, actor, start, horizon, with_grad):
+        captured["start"] = start
+        return real_imagine(world_model, actor, start, horizon, with_grad)
+
+    monkeypatch.setattr(behavior_module, "imagine", spy)
+    real_loss = model.policy.world_model.loss
+
+    def loss_spy(*args):
+        losses, posterior = real_loss(*args)
+        captured["posterior"] = posterior
+        return losses, posterior
+
+    monkeypatch.setattr(model.policy.world_model, "loss", loss_spy)
+    model._update()
+    start, posterior = captured["start"], captured["posterior"]
+    assert start.deter.shape[0] == model.batch_size * model.sequence_length
+    th.testing.assert_close(start.deter, posterior.deter.reshape(start.deter.shape))
+    th.testing.assert_close(start.stoch, posterior.stoch.reshape(start.stoch.shape))
+
+
+# --- defect 3: actor maximises returns with an entropy bonus of the right sign ------------------------------------
+
+
+@pytest.mark.parametrize("gradient", ["reinforce", "dynamics"])
+def test_entropy_bonus_sign_and_returns_drive_the_actor(gradient: str) -> None:
+    model = tiny(short_pendulum())
+    model.learn(60)
+    policy = model.policy
+    data = model.replay_buffer.sample(4, 8)
+    _, post = policy.world_model.loss(
+        data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+    )
+    start = Latent(post.deter.reshape(32, -1).detach(), post.stoch.reshape(32, -1).detach())
+
+    def losses(entropy_coef: float):
+        th.manual_seed(0)
+        return behavior_module.behavior_losses(
+            policy.world_model, policy.actor, policy.critic, policy.slow_critic, policy.return_normalizer,
+            start, th.ones(32), 5, 0.99, 0.95, entropy_coef, gradient,
+        )  # fmt: skip
+
+    without, with_bonus = losses(0.0), losses(1.0)
+    # More entropy must lower the loss: loss(1) - loss(0) = -mean(weight * entropy) < 0 when entropy > 0
+    assert with_bonus.entropy > 0 and with_bonus.actor < without.actor
+    # The actor's gradient is driven by the returns: scaling the rewards changes it
+    policy.actor.zero_grad()
+    without.actor.backward()
+    grads = [p.grad.clone() for p in policy.actor.parameters()]
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+# --- defect 4: lambda-returns bootstrapped with the critic and discounted by the continue head -------------------
+
+
+def test_returns_bootstrap_with_critic_and_continue(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny(short_pendulum())
+    model.learn(60)
+    policy = model.policy
+    monkeypatch.setattr(policy.world_model, "reward", lambda f: th.full(f.shape[:-1], 1.0))
+    monkeypatch.setattr(policy.world_model, "continue_prob", lambda f: th.full(f.shape[:-1], 0.5))
+    monkeypatch.setattr(policy.critic, "value", lambda f: th.full(f.shape[:-1], 10.0))
+    start = policy.world_model.rssm.initial(3, th.device("cpu"))
+    out = behavior_module.behavior_losses(
+        policy.world_model, policy.actor, policy.critic, policy.slow_critic, policy.return_normalizer,
+        start, th.ones(3), 1, 0.9, 0.95, 0.0, "reinforce",
+    )  # fmt: skip
+    # horizon 1: R_0 = r_1 + gamma * c_1 * v(s_1) = 1 + 0.9 * 0.5 * 10
+    assert out.returns.item() == pytest.approx(1 + 0.9 * 0.5 * 10)
+
+
+# --- defect 5 and terminated vs truncated -------------------------------------------------------------------------
+
+
+def test_truncation_resets_env_and_is_not_termination() -> None:
+    model = tiny(short_pendulum(steps=20), learning_starts=0)
+    model.learn(100)
+    buffer = model.replay_buffer
+    assert model._episode_num == 5 and len(model.ep_info_buffer) == 5
+    stored = slice(0, int(buffer.n_stored[0]))
+    assert buffer.terminated[stored].sum() == 0  # a time limit is not a death: continue target stays 1
+    assert buffer.truncated[stored].sum() == 5 and buffer.is_first[stored].sum() == 5
+
+
+def continue_targets(model: Dreamer, monkeypatch: pytest.MonkeyPatch) -> tuple[th.Tensor, th.Tensor]:
+    """The continue head's training targets on a replayed batch, and the batch's terminated flags."""
+    captured = {}
+    real = world_model_module.F.binary_cross_entropy_with_logits
+
+    def spy(logits, target, **kwargs):
+        captured["target"] = target
+        return real(logits, target, **kwargs)
+
+    monkeypatch.setattr(world_model_module.F, "binary_cross_entropy_with_logits", spy)
+    data = model.replay_buffer.sample(16, 8)
+    model.policy.world_model.loss(
+        data.observations, model.policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+    )
+    return captured["target"], data
+
+
+def test_continue_target_is_one_minus_terminated(monkeypatch: pytest.MonkeyPatch) -> None:
+    truncating = tiny(short_pendulum(steps=5), learning_starts=0)
+    truncating.learn(60)
+    target, data = continue_targets(truncating, monkeypatch)
+    assert data.truncated.sum() > 0 and th.all(target == 1.0)  # truncation keeps the continue target at 1
+    terminating = tiny(make_vec_env(MemoryCueDiscrete, n_envs=1, seed=0, env_kwargs={"delay": 2}), learning_starts=0)
+    terminating.learn(60)
+    target, data = continue_targets(terminating, monkeypatch)
+    assert data.terminated.sum() > 0 and th.equal(target, 1.0 - data.terminated)
+
+
+# --- defect 6: the RSSM pairs o_t with a_{t-1} -------------------------------------------------------------------
+
+
+def test_rssm_pairs_observation_with_previous_action() -> None:
+    th.manual_seed(0)
+    rssm = RSSM(action_dim=2, embed_dim=3, deter=8, stoch=2, classes=3, hidden=8)
+    embed = th.randn(1, 4, 3)
+    actions = th.randn(1, 4, 2)
+    is_first = th.tensor([[1.0, 0, 0, 0]])
+    changed = actions.clone()
+    changed[0, 2] += 1.0  # a_1 in row 2: it led to o_2
+    th.manual_seed(1)
+    post, _, _ = rssm.observe(embed, actions, is_first)
+    th.manual_seed(1)
+    post_changed, _, _ = rssm.observe(embed, changed, is_first)
+    th.testing.assert_close(post.deter[:, :2], post_changed.deter[:, :2])  # earlier steps unaffected
+    assert not th.allclose(post.deter[:, 2], post_changed.deter[:, 2])  # h_2 = f(h_1, z_1, a_1)
+    # and acting feeds the action taken at step t into step t + 1
+    policy = DreamerPolicy(spaces.Box(-1, 1, (3,)), spaces.Box(-2, 2, (2,)), lambda _: 1e-3, hidden=8, layers=1, deter=8)
+    state = policy.initial_state(1)
+    action, state = policy.step(th.zeros(1, 3), state, th.ones(1))
+    th.testing.assert_close(state[2], action)
+
+
+# --- defect 8: stable distributions, free bits, KL balancing, enough updates ------------------------------------
+
+
+@pytest.mark.parametrize("latent", ["categorical", "gaussian"])
+def test_kl_balancing_and_free_bits(latent: str) -> None:
+    th.manual_seed(0)
+    rssm = RSSM(1, 2, deter=4, stoch=3, classes=4, hidden=4, latent=latent)
+    stats_dim = 12 if latent == "categorical" else 6
+    post = th.randn(5, stats_dim, requires_grad=True)
+    prior = th.randn(5, stats_dim, requires_grad=True)
+    dyn, rep, kl = rssm.kl_loss(post, prior, free_bits=0.0)
+    g_post, g_prior = th.autograd.grad(dyn.sum(), [post, prior], allow_unused=True)
+    assert (g_post is None or g_post.abs().sum() == 0) and g_prior.abs().sum() > 0  # dynamics term trains the prior
+    g_post, g_prior = th.autograd.grad(rep.sum(), [post, prior], allow_unused=True)
+    assert g_post.abs().sum() > 0 and (g_prior is None or g_prior.abs().sum() == 0)  # representation term the posterior
+    th.testing.assert_close(dyn, kl)
+    assert th.all(kl > 0)
+    # free bits: a KL below the threshold is clipped to it and gives no gradient
+    dyn, rep, kl = rssm.kl_loss(post, prior, free_bits=1e3)
+    assert th.all(dyn == 1e3) and th.all(rep == 1e3)
+    g_post, g_prior = th.autograd.grad((dyn + rep).sum(), [post, prior])
+    assert g_post.abs().sum() == 0 and g_prior.abs().sum() == 0
+
+
+def test_std_floors() -> None:
+    rssm = RSSM(1, 2, deter=4, stoch=3, hidden=4, latent="gaussian", min_std=0.1)
+    stats = th.full((5, 6), -1e4)  # softplus underflows to 0: the floor keeps the std at min_std
+    _, std = rssm._mean_std(stats)
+    assert th.all(std >= 0.1) and th.isfinite(rssm.kl(stats, stats + 1)).all()
+    actor = behavior_module.Actor(4, 2, discrete=False, hidden=4, layers=1, min_std=0.1, max_std=1.0)
+    dist = actor(th.full((3, 4), 1e4))
+    assert th.all(dist.std >= 0.1) and th.all(dist.std <= 1.0)
+
+
+def test_train_ratio_sets_updates_per_env_step() -> None:
+    model = tiny(short_pendulum(), learning_starts=100, train_ratio=64, batch_size=4, sequence_length=8)
+    model.learn(420)
+    # 320 steps after learning_starts, each worth 64 replayed steps, one update replays 32: 640 updates
+    assert model._n_updates == 640
+
+
+# --- finite losses and parameters ------------------------------------------------------------------------------
+
+
+class ExtremeActionEnv(gym.Env):
+    """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
+
+    observation_space = spaces.Box(-1, 1, (2,))
+    action_space = spaces.Box(-1, 1, (1,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(2, self.t / 10, dtype=np.float32), float(abs(action[0]) * 100), False, self.t >= 10, {}
+
+
+def test_finite_over_hundreds_of_updates_with_extreme_actions(tmp_path) -> None:
+    model = tiny(ExtremeActionEnv(), learning_starts=20, train_ratio=256)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(400, log_interval=1)  # about 3000 updates
+    assert model._n_updates > 2500
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+    actions, _ = model.predict(np.zeros((5, 2), dtype=np.float32), deterministic=True)
+    assert np.all(np.abs(actions) > 0.9) and np.isfinite(actions).all()
+    rows = (tmp_path / "progress.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    columns = [i for i, key in enumerate(header) if key.startswith("train/")]
+    values = [float(row.split(",")[i]) for row in rows[1:] for i in columns if row.split(",")[i]]
+    assert len(values) > 100 and np.all(np.isfinite(values))
+
+
+# --- SB3 contract ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1", "rrl_sb3/MemoryCueContinuous-v0"])
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_smoke_evaluate_and_eval_callback(env_id: str, n_envs: int, tmp_path) -> None:
+    env = make_vec_env(env_id, n_envs=n_envs, seed=0)
+    model = tiny(env, verbose=0)
+    eval_env = make_vec_env(env_id, n_envs=1, seed=1)
+    callback = EvalCallback(
+        eval_env, eval_freq=30, n_eval_episodes=2, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
+    )
+    model.learn(120, callback=callback)
+    assert model.num_timesteps >= 120 and model._n_updates > 0
+    assert (tmp_path / "evaluations.npz").exists()
+    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=2)
+    assert np.isfinite(mean)
+
+
+def test_subproc_vec_env_and_vec_normalize() -> None:
+    env = VecNormalize(short_pendulum(n_envs=2, vec_env_cls=SubprocVecEnv))
+    try:
+        model = tiny(env)
+        model.learn(100)
+        assert model._n_updates > 0
+        stored = model.replay_buffer.observations[: int(model.replay_buffer.n_stored.min())]
+        assert np.abs(stored).max() > 2.0  # original, unnormalised Pendulum observations (|theta_dot| up to 8)
+    finally:
+        env.close()
+
+
+def test_logger_progress_bar_and_callbacks(tmp_path) -> None:
+    model = tiny(short_pendulum(), verbose=1)
+    model.set_logger(configure(str(tmp_path), ["csv", "tensorboard"]))
+    checkpoint = CheckpointCallback(50, str(tmp_path), save_replay_buffer=True)
+    model.learn(120, callback=checkpoint, progress_bar=True, log_interval=1)
+    header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
+    for key in ("train/model_loss", "train/actor_loss", "train/critic_loss", "train/kl", "train/entropy",
+                "train/return_scale", "rollout/ep_rew_mean"):  # fmt: skip
+        assert key in header
+    assert list(tmp_path.glob("rl_model_replay_buffer_*_steps.pkl"))
+    assert list(tmp_path.glob("rl_model_*_steps.zip"))
+
+
+# --- save / load, seeding ---------------------------------------------------------------------------------------
+
+
+def rollout_predictions(model: Dreamer, n: int = 6) -> list[np.ndarray]:
+    obs = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    state, starts, actions = None, np.ones(2), []
+    for _ in range(n):
+        action, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
+        starts = np.zeros(2)
+        obs = obs * 0.9 + 0.1
+        actions.append(action)
+    return actions
+
+
+def test_save_load_exact_and_training_continues(tmp_path) -> None:
+    model = tiny(short_pendulum())
+    model.learn(150)
+    model.save(tmp_path / "dreamer")
+    model.save_replay_buffer(tmp_path / "buffer")
+    loaded = Dreamer.load(tmp_path / "dreamer", env=short_pendulum(), device="cpu")
+    loaded.load_replay_buffer(tmp_path / "buffer")
+    for (name, a), b in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
+        assert th.equal(a, b), name
+    for module in ("world_model", "actor", "critic"):
+        original = getattr(model.policy, module).optimizer.state_dict()
+        restored = getattr(loaded.policy, module).optimizer.state_dict()
+        assert original["param_groups"] == restored["param_groups"]
+        for key, state in original["state"].items():
+            for field, value in state.items():
+                assert th.equal(value, restored["state"][key][field]), (module, key, field)
+    for a, b in zip(rollout_predictions(model), rollout_predictions(loaded), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for field in ("observations", "prev_actions", "rewards", "terminated", "truncated", "is_first"):
+        np.testing.assert_array_equal(getattr(model.replay_buffer, field), getattr(loaded.replay_buffer, field))
+    updates = loaded._n_updates
+    loaded.learn(60, reset_num_timesteps=False)
+    assert loaded._n_updates > updates and loaded.num_timesteps == 210
+
+
+def test_same_seed_same_results() -> None:
+    def run(seed: int):
+        model = tiny(short_pendulum(), seed=seed)
+        model.learn(120)
+        return th.cat([p.flatten() for p in model.policy.parameters()]), rollout_predictions(model)
+
+    params_a, actions_a = run(0)
+    params_b, actions_b = run(0)
+    params_c, _ = run(1)
+    assert th.equal(params_a, params_b)
+    for a, b in zip(actions_a, actions_b, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not th.equal(params_a, params_c)
+
+
+# --- learning with memory -----------------------------------------------------------------------------------------
+
+
+def probe_return(model: Dreamer, env: gym.Env, n: int = 50) -> float:
+    mean, _ = evaluate_policy(model, make_vec_env(lambda: env, n_envs=1, seed=123), n_eval_episodes=n, deterministic=True)
+    return mean
+
+
+MEMORY_KWARGS = dict(
+    policy_kwargs=dict(hidden=64, layers=1, deter=64, stoch=8, classes=8),
+    batch_size=16,
+    sequence_length=8,
+    horizon=4,
+    learning_starts=200,
+    train_ratio=128,
+    learning_rate=1e-3,
+    actor_learning_rate=3e-4,
+    critic_learning_rate=3e-4,
+    gamma=0.9,
+)
+
+
+def test_learns_discrete_memory_probe() -> None:
+    env = make_vec_env(MemoryCueDiscrete, n_envs=1, seed=0, env_kwargs={"delay": 2})
+    model = Dreamer("MlpPolicy", env, seed=0, **MEMORY_KWARGS)
+    model.learn(3000)
+    score = probe_return(model, MemoryCueDiscrete(delay=2))
+    assert score > 0.6, score  # best memoryless return: 0
+
+
+def test_learns_continuous_memory_probe() -> None:
+    env = make_vec_env(MemoryCueContinuous, n_envs=1, seed=0, env_kwargs={"delay": 2})
+    model = Dreamer("MlpPolicy", env, seed=0, **MEMORY_KWARGS)
+    model.learn(3000)
+    score = probe_return(model, MemoryCueContinuous(delay=2))
+    assert score > 0.6, score  # best memoryless return: 0
