@@ -252,3 +252,16 @@ def test_memory_cue_episode_structure_and_errors() -> None:
     raw.reset(seed=0)
     with pytest.raises(ValueError, match="action 5"):
         raw.step(5)
+
+
+def test_memory_cue_render() -> None:
+    env = gym.make("rrl_sb3/MemoryCue-v0", render_mode="rgb_array")
+    _, info = env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (16, 48, 3) and frame.dtype == np.uint8
+    assert frame[:, 16 * info["cue"] :].max() == 255 and frame[:, 32:].max() == 0
+    ansi = MemoryCueContinuous(render_mode="ansi")
+    ansi.reset(seed=0)
+    assert ansi.render().startswith("t=0 obs=")
+    with pytest.raises(ValueError, match="render_mode='human'"):
+        MemoryCueDiscrete(render_mode="human")

@@ -22,11 +22,14 @@ class _MemoryCueBase(gym.Env[np.ndarray, Any]):
     last component, which is 1 at the query step only. Rewards before the query are 0.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
 
-    def __init__(self, n_cues: int, delay: int) -> None:
+    def __init__(self, n_cues: int, delay: int, render_mode: str | None = None) -> None:
         if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 1:
             raise ValueError(f"delay must be an integer >= 1, got delay={delay!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got render_mode={render_mode!r}")
+        self.render_mode = render_mode
         self.n_cues = int(n_cues)
         self.delay = int(delay)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_cues + 1,), dtype=np.float32)
@@ -49,6 +52,17 @@ class _MemoryCueBase(gym.Env[np.ndarray, Any]):
 
     def _query_reward(self, action: Any) -> float:
         raise NotImplementedError
+
+    def render(self) -> np.ndarray | str | None:
+        """``"rgb_array"``: the observation as a row of 16 x 16 cells, white where a component is 1;
+        ``"ansi"``: the step, the observation and the cue."""
+        obs = self._obs()
+        if self.render_mode == "rgb_array":
+            cells = np.repeat(np.repeat(obs[None, :] * 255, 16, axis=0), 16, axis=1).astype(np.uint8)
+            return np.repeat(cells[:, :, None], 3, axis=2)
+        if self.render_mode == "ansi":
+            return f"t={self._t} obs={obs.astype(int).tolist()} cue={self._cue}"
+        return None
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self.action_space.contains(np.asarray(action, dtype=self.action_space.dtype)):
@@ -74,6 +88,7 @@ class MemoryCueDiscrete(_MemoryCueBase):
 
     :param n_cues: number of distinct cues (and actions), at least 2
     :param delay: steps between the cue and the query, at least 1
+    :param render_mode: ``None``, ``"rgb_array"`` or ``"ansi"``
 
     Example:
         >>> from rrl_sb3.envs import MemoryCueDiscrete
@@ -91,10 +106,10 @@ class MemoryCueDiscrete(_MemoryCueBase):
         (1.0, True)
     """
 
-    def __init__(self, n_cues: int = 2, delay: int = 4) -> None:
+    def __init__(self, n_cues: int = 2, delay: int = 4, render_mode: str | None = None) -> None:
         if isinstance(n_cues, bool) or not isinstance(n_cues, (int, np.integer)) or n_cues < 2:
             raise ValueError(f"n_cues must be an integer >= 2, got n_cues={n_cues!r}")
-        super().__init__(n_cues, delay)
+        super().__init__(n_cues, delay, render_mode)
         self.action_space = spaces.Discrete(self.n_cues)
 
     @property
@@ -120,6 +135,7 @@ class MemoryCueContinuous(_MemoryCueBase):
     Episodes last ``delay + 1`` steps and end with ``terminated=True``.
 
     :param delay: steps between the cue and the query, at least 1
+    :param render_mode: ``None``, ``"rgb_array"`` or ``"ansi"``
 
     Example:
         >>> from rrl_sb3.envs import MemoryCueContinuous
@@ -135,8 +151,8 @@ class MemoryCueContinuous(_MemoryCueBase):
     best_memoryless_return = 0.0
     best_memory_return = 1.0
 
-    def __init__(self, delay: int = 4) -> None:
-        super().__init__(2, delay)
+    def __init__(self, delay: int = 4, render_mode: str | None = None) -> None:
+        super().__init__(2, delay, render_mode)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
 
     def _query_reward(self, action: Any) -> float:
