@@ -12,7 +12,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Extra arguments that shrink each example to a smoke run.
-TINY_ARGS = {"recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"]}
+TINY_ARGS = {
+    "recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"],
+    "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
+}
 
 
 def test_every_example_has_a_tiny_budget() -> None:
@@ -20,9 +23,10 @@ def test_every_example_has_a_tiny_budget() -> None:
 
 
 @pytest.mark.parametrize("script", sorted(TINY_ARGS))
-def test_example_runs(script: str) -> None:
+def test_example_runs(script: str, tmp_path: Path) -> None:
+    extra = ["--save", str(tmp_path / "model")] if script.startswith("dreamer") else []
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *TINY_ARGS[script]],
+        [sys.executable, str(ROOT / "examples" / script), *TINY_ARGS[script], *extra],
         capture_output=True,
         text=True,
         timeout=600,

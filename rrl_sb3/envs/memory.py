@@ -28,7 +28,9 @@ class _MemoryCueBase(gym.Env[np.ndarray, Any]):
         if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 1:
             raise ValueError(f"delay must be an integer >= 1, got delay={delay!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got render_mode={render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, got render_mode={render_mode!r}"
+            )
         self.render_mode = render_mode
         self.n_cues = int(n_cues)
         self.delay = int(delay)
