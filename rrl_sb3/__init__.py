@@ -5,12 +5,14 @@ Importing the package registers the ``rrl_sb3/`` Gymnasium ids (see :func:`rrl_s
 
 from rrl_sb3.dreamer import Dreamer
 from rrl_sb3.envs import list_env_ids, register_envs
+from rrl_sb3.reinforce import REINFORCE
 from rrl_sb3.version import __version__
 from rrl_sb3.wrappers import FlickerObservation, MaskObservation, MaskVelocity, ObservationNoise
 
 register_envs()
 
 __all__ = [
+    "REINFORCE",
     "Dreamer",
     "FlickerObservation",
     "MaskObservation",

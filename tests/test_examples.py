@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_ARGS = {
     "recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"],
     "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
+    "reinforce_cartpole_novel.py": ["--timesteps", "2000"],
 }
 
 

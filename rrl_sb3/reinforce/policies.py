@@ -1,0 +1,274 @@
+"""Policies of :class:`~rrl_sb3.REINFORCE`: a GRU, LSTM or memoryless trunk with an action head and a value head."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.distributions import (
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    make_proba_distribution,
+)
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.utils import ConstantSchedule
+from torch import nn
+
+RnnType = Literal["gru", "lstm"]
+#: The recurrent state as tensors: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, ``()`` without recurrence;
+#: each of shape ``(n_layers, n_envs, hidden_size)``.
+TorchState = tuple[th.Tensor, ...]
+
+
+class ReinforcePolicy(BasePolicy):
+    """Policy of :class:`~rrl_sb3.REINFORCE`: observation -> [GRU/LSTM] -> MLP -> action distribution and value.
+
+    With ``rnn_type=None`` (``"MlpPolicy"``) there is no recurrence and :meth:`predict` returns ``state=None``.
+    Otherwise the recurrent state returned by :meth:`predict` is a tuple of numpy arrays of shape
+    ``(n_rnn_layers, n_envs, rnn_hidden_size)`` (**env axis second**, as sb3-contrib's RecurrentPPO): ``(h,)`` for a
+    GRU and ``(h, c)`` for an LSTM. ``state=None`` means the zero state; an env whose ``episode_start`` is true
+    starts from the zero state whatever ``state`` holds.
+
+    The action head and the value head share the trunk (recurrent layer and MLP). ``Box`` actions are a diagonal
+    Gaussian with a state-independent log standard deviation; the sampled action is clipped to the bounds only when
+    it is sent to the env (as SB3's PPO does), ``Discrete`` actions are categorical.
+
+    :param observation_space: flat (1-D) ``Box`` observation space
+    :param action_space: flat ``Box`` or ``Discrete`` action space
+    :param lr_schedule: learning rate schedule (its value at progress 1 sets the optimizer's initial rate)
+    :param rnn_type: ``"gru"``, ``"lstm"`` or ``None`` (memoryless)
+    :param rnn_hidden_size: size of the recurrent state
+    :param n_rnn_layers: number of stacked recurrent layers
+    :param net_arch: hidden layer sizes of the MLP between the trunk's input (or recurrent output) and the heads
+    :param activation_fn: activation of the MLP
+    :param log_std_init: initial log standard deviation of Gaussian actions
+    :param optimizer_class: optimizer
+    :param optimizer_kwargs: extra keyword arguments of the optimizer
+    """
+
+    default_rnn_type: ClassVar[RnnType | None] = None
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        rnn_type: RnnType | str | None = "default",
+        rnn_hidden_size: int = 64,
+        n_rnn_layers: int = 1,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        log_std_init: float = 0.0,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        check_spaces(observation_space, action_space)
+        if rnn_type == "default":
+            rnn_type = self.default_rnn_type
+        if rnn_type not in ("gru", "lstm", None):
+            raise ValueError(f"policy_kwargs rnn_type must be 'gru', 'lstm' or None, got rnn_type={rnn_type!r}")
+        if net_arch is None:
+            net_arch = [64] if rnn_type is not None else [64, 64]
+        for name, value in (("rnn_hidden_size", rnn_hidden_size), ("n_rnn_layers", n_rnn_layers)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"policy_kwargs {name} must be an integer >= 1, got {name}={value!r}")
+        if not isinstance(net_arch, (list, tuple)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in net_arch
+        ):
+            raise ValueError(f"policy_kwargs net_arch must be a list of layer sizes >= 1, got net_arch={net_arch!r}")
+        super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
+        self.rnn_type: RnnType | None = rnn_type  # type: ignore[assignment]
+        self.rnn_hidden_size = int(rnn_hidden_size)
+        self.n_rnn_layers = int(n_rnn_layers)
+        self.net_arch = [int(n) for n in net_arch]
+        self.activation_fn = activation_fn
+        self.log_std_init = log_std_init
+
+        in_dim = int(observation_space.shape[0])  # type: ignore[index]
+        self.rnn: nn.GRU | nn.LSTM | None = None
+        if rnn_type is not None:
+            rnn_cls = nn.GRU if rnn_type == "gru" else nn.LSTM
+            self.rnn = rnn_cls(in_dim, self.rnn_hidden_size, num_layers=self.n_rnn_layers)
+            in_dim = self.rnn_hidden_size
+        layers: list[nn.Module] = []
+        for size in self.net_arch:
+            layers += [nn.Linear(in_dim, size), activation_fn()]
+            in_dim = size
+        self.mlp = nn.Sequential(*layers)
+        self.action_dist = make_proba_distribution(action_space)
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            self.action_net, self.log_std = self.action_dist.proba_distribution_net(in_dim, log_std_init)
+        else:
+            assert isinstance(self.action_dist, CategoricalDistribution)
+            self.action_net = self.action_dist.proba_distribution_net(in_dim)
+        self.value_net = nn.Linear(in_dim, 1)
+        # Orthogonal init with a small action head (as SB3's ActorCriticPolicy): starts near uniform / unit std.
+        for module in self.mlp:
+            if isinstance(module, nn.Linear):
+                nn.init.orthogonal_(module.weight, gain=np.sqrt(2))
+                nn.init.zeros_(module.bias)
+        nn.init.orthogonal_(self.action_net.weight, gain=0.01)
+        nn.init.zeros_(self.action_net.bias)
+        nn.init.orthogonal_(self.value_net.weight, gain=1.0)
+        nn.init.zeros_(self.value_net.bias)
+        # Running statistics of the Monte-Carlo returns (used when the algorithm normalises returns). Buffers, so
+        # that they are saved and loaded with the parameters.
+        self.register_buffer("return_mean", th.zeros(()))
+        self.register_buffer("return_var", th.ones(()))
+        self.register_buffer("return_count", th.zeros((), dtype=th.float64))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            rnn_type=self.rnn_type,
+            rnn_hidden_size=self.rnn_hidden_size,
+            n_rnn_layers=self.n_rnn_layers,
+            net_arch=self.net_arch,
+            activation_fn=self.activation_fn,
+            log_std_init=self.log_std_init,
+            lr_schedule=ConstantSchedule(self.optimizer.param_groups[0]["lr"]),
+            optimizer_class=self.optimizer_class,
+            optimizer_kwargs=self.optimizer_kwargs,
+        )
+        return data
+
+    # --- the recurrent trunk -------------------------------------------------------------------------------------
+
+    def initial_state(self, n_envs: int) -> TorchState:
+        """The zero state of ``n_envs`` envs: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, ``()`` without recurrence."""
+        if self.rnn is None:
+            return ()
+        zeros = th.zeros(self.n_rnn_layers, n_envs, self.rnn_hidden_size, device=self.device)
+        return (zeros,) if self.rnn_type == "gru" else (zeros, zeros.clone())
+
+    def step(self, obs: th.Tensor, state: TorchState, episode_start: th.Tensor) -> tuple[th.Tensor, TorchState]:
+        """One step of every env: reset the state where ``episode_start``, and return the heads' input and new state.
+
+        :param obs: observations ``(n_envs, obs_dim)``
+        :param state: the carried state (see :meth:`initial_state`)
+        :param episode_start: ``(n_envs,)``, true where this observation is the first of an episode
+        :return: features ``(n_envs, net_arch[-1])`` and the state after this step
+        """
+        obs = obs.float()
+        if self.rnn is None:
+            return self.mlp(obs), ()
+        keep = (1.0 - episode_start.float()).view(1, -1, 1)
+        hidden = tuple(s * keep for s in state)  # multiplying by 0 gives exactly the zero (fresh) state
+        out, new = self.rnn(obs.unsqueeze(0), hidden[0] if self.rnn_type == "gru" else hidden)
+        new_state: TorchState = (new,) if self.rnn_type == "gru" else tuple(new)
+        return self.mlp(out.squeeze(0)), new_state
+
+    def unroll(self, obs: th.Tensor) -> th.Tensor:
+        """Features of whole episodes, time-major ``(T, B, obs_dim)``, each column starting from the zero state.
+
+        Padding after an episode's end does not change its earlier outputs (the recurrence is causal).
+        """
+        obs = obs.float()
+        if self.rnn is not None:
+            obs, _ = self.rnn(obs)  # no initial state given: PyTorch's zero state
+        return self.mlp(obs)
+
+    def distribution(self, features: th.Tensor) -> Distribution:
+        """The action distribution for features ``(..., dim)`` flattened to ``(N, dim)``."""
+        logits = self.action_net(features.reshape(-1, features.shape[-1]))
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            return self.action_dist.proba_distribution(logits, self.log_std)
+        return self.action_dist.proba_distribution(action_logits=logits)
+
+    def value(self, features: th.Tensor) -> th.Tensor:
+        """The value head (in the units of the training targets: normalised returns when returns are normalised)."""
+        return self.value_net(features).squeeze(-1)
+
+    # --- acting --------------------------------------------------------------------------------------------------
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        # Memoryless use only (every call starts from the zero state); predict() below carries the state.
+        obs = observation  # type: ignore[assignment]
+        features, _ = self.step(obs, self.initial_state(obs.shape[0]), th.ones(obs.shape[0], device=self.device))  # type: ignore[union-attr]
+        return self.distribution(features).get_actions(deterministic=deterministic)
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Actions for ``observation`` (one or a batch), carrying the recurrent state.
+
+        :param observation: one observation or a batch ``(n_envs, obs_dim)``
+        :param state: the state returned by the previous call, ``None`` for the zero state
+        :param episode_start: ``(n_envs,)``; true resets that env's state before this step (``None``: all false)
+        :param deterministic: the distribution's mode instead of a sample
+        :return: the actions (clipped to a ``Box``'s bounds) and the new state (``None`` for ``MlpPolicy``)
+        """
+        self.set_training_mode(False)
+        obs_t, vectorized = self.obs_to_tensor(observation)
+        obs_t = obs_t.reshape(-1, self.observation_space.shape[0])  # type: ignore[union-attr,index]
+        n_envs = obs_t.shape[0]
+        if episode_start is None:
+            episode_start = np.zeros(n_envs, dtype=bool)
+        starts = th.as_tensor(np.asarray(episode_start, dtype=np.float32).reshape(n_envs), device=self.device)
+        if state is None or self.rnn is None:
+            state_t = self.initial_state(n_envs)
+        else:
+            state_t = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.device) for s in state)
+            expected = (self.n_rnn_layers, n_envs, self.rnn_hidden_size)
+            if len(state_t) != len(self.initial_state(0)) or any(tuple(s.shape) != expected for s in state_t):
+                raise ValueError(
+                    f"state must be a tuple of {len(self.initial_state(0))} array(s) of shape {expected} "
+                    f"({self.rnn_type} state, env axis second), got shapes {[tuple(s.shape) for s in state_t]}"
+                )
+        with th.no_grad():
+            features, new_state = self.step(obs_t, state_t, starts)
+            actions = self.distribution(features).get_actions(deterministic=deterministic)
+        actions_np = self.to_env_action(actions)
+        if not vectorized:
+            actions_np = actions_np.squeeze(axis=0)
+        out_state = None if self.rnn is None else tuple(s.cpu().numpy() for s in new_state)
+        return actions_np, out_state
+
+    def to_env_action(self, actions: th.Tensor) -> np.ndarray:
+        """Actions as the env takes them: clipped to the bounds of a ``Box``, integers for ``Discrete``."""
+        actions_np = actions.cpu().numpy()
+        if isinstance(self.action_space, spaces.Box):
+            box = self.action_space
+            actions_np = np.clip(actions_np.reshape(-1, *box.shape), box.low, box.high)
+        return actions_np
+
+
+def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """Raise ``ValueError`` unless the observation space is a flat ``Box`` and the action space a flat ``Box`` or
+    ``Discrete``."""
+    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+        raise ValueError(
+            f"REINFORCE supports flat (1-D) Box observation spaces only, got {observation_space!r}; "
+            "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
+        )
+    flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
+    if not (flat_box or isinstance(action_space, spaces.Discrete)):
+        raise ValueError(f"REINFORCE supports flat Box and Discrete action spaces, got {action_space!r}")
+
+
+class ReinforceGruPolicy(ReinforcePolicy):
+    """:class:`ReinforcePolicy` with a GRU (``"MlpGruPolicy"``): state ``(h,)``, ``h`` of shape
+    ``(n_rnn_layers, n_envs, rnn_hidden_size)``."""
+
+    default_rnn_type: ClassVar[RnnType | None] = "gru"
+
+
+class ReinforceLstmPolicy(ReinforcePolicy):
+    """:class:`ReinforcePolicy` with an LSTM (``"MlpLstmPolicy"``): state ``(h, c)``, each of shape
+    ``(n_rnn_layers, n_envs, rnn_hidden_size)``."""
+
+    default_rnn_type: ClassVar[RnnType | None] = "lstm"
+
+
+MlpPolicy = ReinforcePolicy
+MlpGruPolicy = ReinforceGruPolicy
+MlpLstmPolicy = ReinforceLstmPolicy

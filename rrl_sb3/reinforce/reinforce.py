@@ -1,0 +1,457 @@
+"""REINFORCE (Monte-Carlo policy gradient over whole episodes) with recurrent policies, as an SB3 algorithm."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, ClassVar, NamedTuple, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import obs_as_tensor, safe_mean, update_learning_rate
+from stable_baselines3.common.vec_env import VecEnv
+
+from rrl_sb3.reinforce.policies import (
+    ReinforceGruPolicy,
+    ReinforceLstmPolicy,
+    ReinforcePolicy,
+    TorchState,
+    check_spaces,
+)
+
+SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
+
+
+class Episode(NamedTuple):
+    """One complete episode as collected.
+
+    :param observations: ``(T + 1, obs_dim)``: the ``T`` observations acted on, then the final observation
+    :param actions: ``(T,)`` (``Discrete``) or ``(T, action_dim)`` (``Box``, unclipped samples)
+    :param rewards: ``(T,)``
+    :param truncated: the episode ended by a time limit (``TimeLimit.truncated``), not by a terminal state
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    truncated: bool
+
+
+def monte_carlo_returns(
+    rewards: th.Tensor,
+    lengths: th.Tensor,
+    gamma: float,
+    truncated: th.Tensor,
+    final_values: th.Tensor | None = None,
+) -> th.Tensor:
+    """Discounted returns ``G_t = r_t + gamma * G_{t+1}`` of a batch of zero-padded episodes.
+
+    After an episode's last step the return continues with ``final_values`` (the baseline's value of the final
+    observation) if the episode was **truncated** and a baseline exists, and with 0 otherwise: a terminated episode
+    has no future, and without a baseline a truncated return is the plain sum of the rewards received.
+
+    :param rewards: ``(T, B)``, episode ``b`` in column ``b``, zero after its end
+    :param lengths: ``(B,)`` episode lengths
+    :param gamma: discount factor
+    :param truncated: ``(B,)`` booleans
+    :param final_values: ``(B,)`` value estimates of the final observations (in return units), or ``None``
+    :return: ``(T, B)`` returns, zero after each episode's end
+    """
+    horizon, batch = rewards.shape
+    bootstrap = th.zeros(batch, dtype=rewards.dtype, device=rewards.device)
+    if final_values is not None:
+        bootstrap = th.where(truncated.bool(), final_values.to(rewards.dtype), bootstrap)
+    returns = th.zeros_like(rewards)
+    next_return = th.zeros_like(bootstrap)
+    for t in range(horizon - 1, -1, -1):
+        # The step after the last one of an episode contributes the bootstrap; steps beyond it contribute nothing.
+        next_return = th.where(lengths == t + 1, bootstrap, next_return)
+        returns[t] = th.where(lengths > t, rewards[t] + gamma * next_return, th.zeros_like(bootstrap))
+        next_return = returns[t]
+    return returns
+
+
+class REINFORCE(BaseAlgorithm):
+    """REINFORCE: Monte-Carlo policy gradient over complete episodes, with GRU, LSTM or memoryless policies.
+
+    The agent collects complete episodes from ``n_envs`` envs, carrying each env's recurrent state from step to step
+    and resetting it at episode start. Once ``n_episodes`` episodes (over all envs) are complete it makes one gradient
+    step on ``-mean_t[log pi(a_t | o_0..o_t) * A_t] + vf_coef * value_loss - ent_coef * entropy``, where the
+    log-probabilities are recomputed by unrolling the recurrent net over every stored episode from the zero state
+    (episodes are padded to equal length and the padding is masked), ``A_t`` is the discounted return ``G_t`` minus the
+    value head's estimate when ``baseline=True``, and every valid step of the batch weighs the same.
+
+    ``REINFORCE("CartPole-v1")`` is the shortest call: an env id (or env) as the only argument implies
+    ``"MlpGruPolicy"``.
+
+    **Recurrent state.** ``predict(obs, state, episode_start, deterministic)`` returns the state as a tuple of numpy
+    arrays of shape ``(n_rnn_layers, n_envs, rnn_hidden_size)``, env axis **second**: ``(h,)`` for ``"MlpGruPolicy"``,
+    ``(h, c)`` for ``"MlpLstmPolicy"``, and ``None`` for ``"MlpPolicy"``. ``state=None`` is the zero state, and an env
+    whose ``episode_start`` is true starts from the zero state, so ``evaluate_policy`` and ``EvalCallback`` work as is.
+
+    **Truncation.** A time limit is not a terminal state. When an episode ends by truncation
+    (``info["TimeLimit.truncated"]``) and ``baseline=True``, its returns are bootstrapped:
+    ``G_{T-1} = r_{T-1} + gamma * V(o_T)``, where ``o_T`` is the final observation (``info["terminal_observation"]``)
+    and ``V`` is the current value head, evaluated with the recurrent state after the whole episode. With
+    ``baseline=False`` there is no value estimate: the truncated return is used as is (the discounted sum of the
+    rewards received), which undervalues the last steps of long episodes. A terminated episode never bootstraps.
+
+    **Episodes straddling an update.** With several envs, the episodes still running when an update happens are
+    kept and finished under the updated parameters, then used in the next update; their first steps were taken by
+    the previous parameters (a small off-policy part that REINFORCE ignores, as A2C/PPO rollouts that straddle
+    updates do). ``learn`` stops collecting as soon as ``total_timesteps`` env steps are done; complete episodes not
+    yet used stay for a following ``learn(..., reset_num_timesteps=False)``.
+
+    **Return normalisation.** With ``normalize_returns=True`` the returns are standardised with running estimates
+    of their mean and standard deviation (kept in the policy, saved with it) before they weight the log-probabilities
+    and serve as value targets, so the value head predicts standardised returns; bootstrap values are converted back
+    to return units first.
+
+    **Tuning.** Plain REINFORCE is high-variance: on ``rrl_sb3/CartPoleNoVel-v1`` the defaults reach a return of 500
+    but can fall back later (see ``benchmarks/reinforce_curve.py``); a learning rate that decays to 0 (SB3's
+    ``LinearSchedule``) and larger ``n_episodes`` make the end of training steadier.
+
+    :param policy: ``"MlpGruPolicy"``, ``"MlpLstmPolicy"``, ``"MlpPolicy"`` (memoryless) or a
+        :class:`~rrl_sb3.reinforce.policies.ReinforcePolicy` subclass; or an env / env id when ``env`` is not given
+    :param env: the environment (an env id, a ``gymnasium.Env`` or a ``VecEnv``)
+    :param learning_rate: learning rate (float or schedule of the remaining progress)
+    :param n_episodes: complete episodes (over all envs) per gradient update
+    :param gamma: discount factor
+    :param baseline: learn a value head and subtract its estimate from the returns (and bootstrap truncations)
+    :param normalize_returns: standardise the returns with running mean and standard deviation
+    :param ent_coef: weight of the entropy bonus
+    :param vf_coef: weight of the value loss
+    :param max_grad_norm: gradient clipping norm
+    :param stats_window_size: episodes averaged for ``rollout/ep_rew_mean``
+    :param tensorboard_log: tensorboard log directory
+    :param policy_kwargs: keyword arguments of the policy (``rnn_hidden_size``, ``n_rnn_layers``, ``net_arch``, ...)
+    :param verbose: 0 silent, 1 training information, 2 debug
+    :param seed: random seed
+    :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param _init_setup_model: build the networks at construction
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": ReinforcePolicy,
+        "MlpGruPolicy": ReinforceGruPolicy,
+        "MlpLstmPolicy": ReinforceLstmPolicy,
+    }
+    policy: ReinforcePolicy
+
+    def __init__(
+        self,
+        policy: str | type[ReinforcePolicy] | GymEnv = "MlpGruPolicy",
+        env: GymEnv | str | None = None,
+        learning_rate: float | Schedule = 3e-3,
+        n_episodes: int = 4,
+        gamma: float = 0.99,
+        baseline: bool = True,
+        normalize_returns: bool = True,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        policy, env = self._resolve_policy_and_env(policy, env)
+        if env is not None:
+            env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get REINFORCE's error, not SB3's
+            check_spaces(env.observation_space, env.action_space)
+        super().__init__(
+            policy,
+            env,  # type: ignore[arg-type]
+            learning_rate,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            support_multi_env=True,
+            seed=seed,
+            supported_action_spaces=(spaces.Box, spaces.Discrete),
+        )
+        self.n_episodes = n_episodes
+        self.gamma = gamma
+        self.baseline = baseline
+        self.normalize_returns = normalize_returns
+        self.ent_coef = ent_coef
+        self.vf_coef = vf_coef
+        self.max_grad_norm = max_grad_norm
+        self._check_hyperparameters()
+        self._rnn_state: TorchState | None = None
+        self._running: list[dict[str, list[Any]]] = []  # per env: the episode being collected
+        self._complete: list[Episode] = []  # complete episodes not yet used for an update
+        if _init_setup_model:
+            self._setup_model()
+
+    @classmethod
+    def _resolve_policy_and_env(cls, policy: Any, env: Any) -> tuple[Any, Any]:
+        """Accept ``REINFORCE(env_id)`` and ``REINFORCE(env=...)`` besides SB3's ``REINFORCE("MlpGruPolicy", env)``."""
+        is_policy = (isinstance(policy, str) and policy in cls.policy_aliases) or (
+            isinstance(policy, type) and issubclass(policy, ReinforcePolicy)
+        )
+        if is_policy:
+            return policy, env
+        if env is not None:
+            raise ValueError(
+                f"policy must be one of {sorted(cls.policy_aliases)} or a ReinforcePolicy subclass when env is given, "
+                f"got policy={policy!r}"
+            )
+        if isinstance(policy, str):
+            if policy not in gym.registry and ":" not in policy:
+                raise ValueError(
+                    f"policy={policy!r} is neither a REINFORCE policy ({sorted(cls.policy_aliases)}) nor a registered "
+                    "Gymnasium env id; use REINFORCE('MlpGruPolicy', env) or REINFORCE(env_id)"
+                )
+            return "MlpGruPolicy", policy
+        if isinstance(policy, (gym.Env, VecEnv)):
+            return "MlpGruPolicy", policy
+        raise TypeError(f"policy must be a policy name, a ReinforcePolicy subclass, an env or an env id, got {policy!r}")
+
+    def _check_hyperparameters(self) -> None:
+        def check(name: str, ok: bool, what: str) -> None:
+            if not ok:
+                raise ValueError(f"{name} must be {what}, got {name}={getattr(self, name)!r}")
+
+        def is_number(value: Any) -> bool:
+            return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+        n = self.n_episodes
+        check("n_episodes", isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1, "an integer >= 1")
+        check("gamma", is_number(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]")
+        for name in ("ent_coef", "vf_coef"):
+            value = getattr(self, name)
+            check(name, is_number(value) and np.isfinite(value) and value >= 0, "a finite number >= 0")
+        check("max_grad_norm", is_number(self.max_grad_norm) and self.max_grad_norm > 0, "a positive number")
+        for name in ("baseline", "normalize_returns"):
+            check(name, isinstance(getattr(self, name), bool), "True or False")
+        if not callable(self.learning_rate):
+            lr = self.learning_rate
+            check("learning_rate", is_number(lr) and np.isfinite(lr) and lr > 0, "a positive number or a schedule")
+
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(  # type: ignore[assignment]
+            self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
+        )
+        self.policy = self.policy.to(self.device)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_rnn_state", "_running", "_complete"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy", "policy.optimizer"], []
+
+    # --- learning ------------------------------------------------------------------------------------------------
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        fresh = reset_num_timesteps or self._last_obs is None  # the envs are about to be reset
+        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        assert self.env is not None
+        if fresh or self._rnn_state is None or len(self._running) != self.env.num_envs:
+            # Interrupted episodes cannot be completed after a reset: drop them, keep the complete ones.
+            self._rnn_state = self.policy.initial_state(self.env.num_envs)
+            self._running = [self._empty_episode() for _ in range(self.env.num_envs)]
+        return result
+
+    @staticmethod
+    def _empty_episode() -> dict[str, list[Any]]:
+        return {"observations": [], "actions": [], "rewards": []}
+
+    def learn(
+        self: SelfREINFORCE,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "REINFORCE",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfREINFORCE:
+        """Train for ``total_timesteps`` env steps (SB3's ``learn``); ``log_interval`` is in updates."""
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        callback.on_training_start(locals(), globals())
+        assert self.env is not None
+        iteration = 0
+        while self.num_timesteps < total_timesteps:
+            if not self.collect_episodes(self.env, callback, total_timesteps):
+                break
+            if len(self._complete) < self.n_episodes:
+                break  # the budget ran out before the batch was complete
+            iteration += 1
+            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+            self.train()
+            if log_interval and iteration % log_interval == 0:
+                self.dump_logs()
+        callback.on_training_end()
+        return self
+
+    def collect_episodes(self, env: VecEnv, callback: BaseCallback, total_timesteps: int) -> bool:
+        """Step the envs with the carried recurrent state until ``n_episodes`` episodes are complete (or the budget is
+        spent). Returns ``False`` if a callback asked to stop training."""
+        assert self._last_obs is not None and self._rnn_state is not None
+        self.policy.set_training_mode(False)
+        callback.on_rollout_start()
+        while len(self._complete) < self.n_episodes and self.num_timesteps < total_timesteps:
+            with th.no_grad():
+                obs = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
+                starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
+                features, self._rnn_state = self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+                actions = self.policy.distribution(features).get_actions(deterministic=False)
+            env_actions = self.policy.to_env_action(actions)
+            new_obs, rewards, dones, infos = env.step(env_actions)
+            self.num_timesteps += env.num_envs
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return False
+            self._update_info_buffer(infos, dones)
+
+            actions_np = actions.cpu().numpy()
+            for i in range(env.num_envs):
+                running = self._running[i]
+                running["observations"].append(np.array(self._last_obs[i]))  # type: ignore[index]
+                running["actions"].append(actions_np[i])
+                running["rewards"].append(float(rewards[i]))
+                if dones[i]:
+                    # The VecEnv has already reset env i; the real last observation is in the info dict.
+                    final = infos[i].get("terminal_observation", new_obs[i])
+                    self._complete.append(
+                        Episode(
+                            np.stack([*running["observations"], np.asarray(final)]).astype(np.float32),
+                            np.stack(running["actions"]),
+                            np.asarray(running["rewards"], dtype=np.float32),
+                            bool(infos[i].get("TimeLimit.truncated", False)),
+                        )
+                    )
+                    self._running[i] = self._empty_episode()
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+            self._episode_num += int(np.sum(dones))
+        callback.on_rollout_end()
+        return True
+
+    def _batch(self, episodes: list[Episode]) -> dict[str, th.Tensor]:
+        """Pad episodes to the longest one, time-major: ``observations (T + 1, B, obs_dim)``, ``rewards (T, B)``..."""
+        lengths = np.array([len(ep.rewards) for ep in episodes])
+        horizon, batch = int(lengths.max()), len(episodes)
+        obs = np.zeros((horizon + 1, batch, episodes[0].observations.shape[-1]), dtype=np.float32)
+        actions = np.zeros((horizon, batch, *episodes[0].actions.shape[1:]), dtype=episodes[0].actions.dtype)
+        rewards = np.zeros((horizon, batch), dtype=np.float32)
+        for b, ep in enumerate(episodes):
+            obs[: lengths[b] + 1, b] = ep.observations
+            actions[: lengths[b], b] = ep.actions
+            rewards[: lengths[b], b] = ep.rewards
+        device = self.device
+        return {
+            "observations": th.as_tensor(obs, device=device),
+            "actions": th.as_tensor(actions, device=device),
+            "rewards": th.as_tensor(rewards, device=device),
+            "lengths": th.as_tensor(lengths, device=device),
+            "truncated": th.as_tensor([ep.truncated for ep in episodes], device=device),
+            "mask": th.as_tensor(np.arange(horizon)[:, None] < lengths[None, :], device=device),
+        }
+
+    def _update_return_stats(self, returns: th.Tensor) -> None:
+        """Merge a batch of returns into the policy's running mean and variance (parallel-variance formula)."""
+        policy = self.policy
+        count, batch_count = policy.return_count.double(), float(returns.numel())
+        batch_mean, batch_var = returns.double().mean(), returns.double().var(unbiased=False)
+        delta = batch_mean - policy.return_mean.double()
+        total = count + batch_count
+        mean = policy.return_mean.double() + delta * batch_count / total
+        m2 = policy.return_var.double() * count + batch_var * batch_count + delta**2 * count * batch_count / total
+        policy.return_mean.copy_(mean)
+        policy.return_var.copy_(m2 / total)
+        policy.return_count.copy_(total)
+
+    def train(self) -> None:
+        """One gradient update on the complete episodes collected since the last one."""
+        episodes, self._complete = self._complete, []
+        if not episodes:
+            return
+        policy = self.policy
+        policy.set_training_mode(True)
+        update_learning_rate(policy.optimizer, self.lr_schedule(self._current_progress_remaining))
+        data = self._batch(episodes)
+        horizon, batch = data["rewards"].shape
+        mask = data["mask"].float()
+        n_valid = mask.sum()
+
+        features = policy.unroll(data["observations"])  # (T + 1, B, dim), every episode from the zero state
+        dist = policy.distribution(features[:horizon])
+        actions = data["actions"].reshape(horizon * batch, *data["actions"].shape[2:])
+        log_prob = dist.log_prob(actions).view(horizon, batch)
+        entropy = dist.entropy()
+        entropy = entropy.view(horizon, batch) if entropy is not None else -log_prob.detach()
+
+        scale = th.sqrt(policy.return_var + 1e-8) if self.normalize_returns else th.ones(())
+        shift = policy.return_mean if self.normalize_returns else th.zeros(())
+        values = policy.value(features) if self.baseline else None  # (T + 1, B), normalised units
+        final_values = None
+        if values is not None:
+            last = values.detach()[data["lengths"], th.arange(batch, device=self.device)]
+            final_values = last * scale + shift  # back to return units
+        returns = monte_carlo_returns(data["rewards"], data["lengths"], self.gamma, data["truncated"], final_values)
+        if self.normalize_returns:
+            self._update_return_stats(returns[data["mask"]])
+            targets = (returns - policy.return_mean) / th.sqrt(policy.return_var + 1e-8)
+        else:
+            targets = returns
+        targets = targets * mask  # padding: zero, and masked out below
+
+        advantages = targets - values[:horizon].detach() if values is not None else targets
+        policy_loss = -(log_prob * advantages * mask).sum() / n_valid
+        value_loss = (((values[:horizon] - targets) ** 2) * mask).sum() / n_valid if values is not None else th.zeros(())
+        entropy_mean = (entropy * mask).sum() / n_valid
+        loss = policy_loss + self.vf_coef * value_loss - self.ent_coef * entropy_mean
+
+        policy.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = th.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
+        policy.optimizer.step()
+        self._n_updates += 1
+
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
+        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/value_loss", value_loss.item())
+        self.logger.record("train/entropy", entropy_mean.item())
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/grad_norm", float(grad_norm))
+        self.logger.record("train/episodes", batch)
+        self.logger.record("train/mean_return", float((returns * mask).sum() / n_valid))
+        if isinstance(self.action_space, spaces.Box):
+            self.logger.record("train/std", th.exp(policy.log_std).mean().item())
+
+    def dump_logs(self) -> None:
+        """Write the SB3 logger's records (time, rollout and train keys)."""
+        assert self.ep_info_buffer is not None
+        elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
+        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
+        if len(self.ep_info_buffer) > 0:
+            self.logger.record("rollout/ep_rew_mean", safe_mean([info["r"] for info in self.ep_info_buffer]))
+            self.logger.record("rollout/ep_len_mean", safe_mean([info["l"] for info in self.ep_info_buffer]))
+        self.logger.record("time/fps", int((self.num_timesteps - self._num_timesteps_at_start) / elapsed))
+        self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        self.logger.dump(step=self.num_timesteps)
