@@ -6,7 +6,6 @@ import sys
 import time
 from typing import Any, ClassVar, TypeVar
 
-import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
@@ -19,6 +18,7 @@ from stable_baselines3.common.utils import obs_as_tensor, safe_mean, update_lear
 from stable_baselines3.common.vec_env import VecEnv
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer, final_observations
+from rrl_sb3.common.utils import is_int, require, resolve_policy_and_env
 from rrl_sb3.dreamer.behavior import ActorGradient, behavior_losses
 from rrl_sb3.dreamer.policies import DreamerPolicy, DreamerState
 from rrl_sb3.dreamer.world_model import Latent
@@ -100,7 +100,7 @@ class Dreamer(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        policy, env = self._resolve_policy_and_env(policy, env)
+        policy, env = resolve_policy_and_env("Dreamer", self.policy_aliases, DreamerPolicy, "MlpPolicy", policy, env)
         if env is not None:
             env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get Dreamer's error, not SB3's
             DreamerPolicy.check_spaces(env.observation_space, env.action_space)
@@ -138,37 +138,9 @@ class Dreamer(BaseAlgorithm):
         if _init_setup_model:
             self._setup_model()
 
-    @classmethod
-    def _resolve_policy_and_env(cls, policy: Any, env: Any) -> tuple[Any, Any]:
-        """Accept ``Dreamer(env_id)`` and ``Dreamer(env=...)`` besides SB3's ``Dreamer("MlpPolicy", env)``."""
-        is_policy = (isinstance(policy, str) and policy in cls.policy_aliases) or (
-            isinstance(policy, type) and issubclass(policy, DreamerPolicy)
-        )
-        if is_policy:
-            return policy, env
-        if env is not None:
-            raise ValueError(
-                f"policy must be one of {sorted(cls.policy_aliases)} or a DreamerPolicy subclass when env is given, "
-                f"got policy={policy!r}"
-            )
-        if isinstance(policy, str):
-            if policy not in gym.registry and ":" not in policy:
-                raise ValueError(
-                    f"policy={policy!r} is neither a Dreamer policy ({sorted(cls.policy_aliases)}) nor a registered "
-                    "Gymnasium env id; use Dreamer('MlpPolicy', env) or Dreamer(env_id)"
-                )
-            return "MlpPolicy", policy
-        if isinstance(policy, (gym.Env, VecEnv)):
-            return "MlpPolicy", policy
-        raise TypeError(f"policy must be a policy name, a DreamerPolicy subclass, an env or an env id, got {policy!r}")
-
     def _check_hyperparameters(self) -> None:
         def check(name: str, ok: bool, what: str) -> None:
-            if not ok:
-                raise ValueError(f"{name} must be {what}, got {name}={getattr(self, name)!r}")
-
-        def is_int(value: Any) -> bool:
-            return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            require(name, getattr(self, name), ok, what)
 
         for name in ("buffer_size", "batch_size", "sequence_length", "horizon"):
             check(name, is_int(getattr(self, name)) and getattr(self, name) >= 1, "an integer >= 1")

@@ -6,7 +6,6 @@ import sys
 import time
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
@@ -17,6 +16,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import obs_as_tensor, safe_mean, update_learning_rate
 from stable_baselines3.common.vec_env import VecEnv
 
+from rrl_sb3.common.utils import is_int, require, resolve_policy_and_env
 from rrl_sb3.reinforce.policies import (
     ReinforceGruPolicy,
     ReinforceLstmPolicy,
@@ -164,7 +164,7 @@ class REINFORCE(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        policy, env = self._resolve_policy_and_env(policy, env)
+        policy, env = resolve_policy_and_env("REINFORCE", self.policy_aliases, ReinforcePolicy, "MlpGruPolicy", policy, env)
         if env is not None:
             env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get REINFORCE's error, not SB3's
             check_spaces(env.observation_space, env.action_space)
@@ -195,40 +195,15 @@ class REINFORCE(BaseAlgorithm):
         if _init_setup_model:
             self._setup_model()
 
-    @classmethod
-    def _resolve_policy_and_env(cls, policy: Any, env: Any) -> tuple[Any, Any]:
-        """Accept ``REINFORCE(env_id)`` and ``REINFORCE(env=...)`` besides SB3's ``REINFORCE("MlpGruPolicy", env)``."""
-        is_policy = (isinstance(policy, str) and policy in cls.policy_aliases) or (
-            isinstance(policy, type) and issubclass(policy, ReinforcePolicy)
-        )
-        if is_policy:
-            return policy, env
-        if env is not None:
-            raise ValueError(
-                f"policy must be one of {sorted(cls.policy_aliases)} or a ReinforcePolicy subclass when env is given, "
-                f"got policy={policy!r}"
-            )
-        if isinstance(policy, str):
-            if policy not in gym.registry and ":" not in policy:
-                raise ValueError(
-                    f"policy={policy!r} is neither a REINFORCE policy ({sorted(cls.policy_aliases)}) nor a registered "
-                    "Gymnasium env id; use REINFORCE('MlpGruPolicy', env) or REINFORCE(env_id)"
-                )
-            return "MlpGruPolicy", policy
-        if isinstance(policy, (gym.Env, VecEnv)):
-            return "MlpGruPolicy", policy
-        raise TypeError(f"policy must be a policy name, a ReinforcePolicy subclass, an env or an env id, got {policy!r}")
-
     def _check_hyperparameters(self) -> None:
         def check(name: str, ok: bool, what: str) -> None:
-            if not ok:
-                raise ValueError(f"{name} must be {what}, got {name}={getattr(self, name)!r}")
+            require(name, getattr(self, name), ok, what)
 
         def is_number(value: Any) -> bool:
             return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
         n = self.n_episodes
-        check("n_episodes", isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1, "an integer >= 1")
+        check("n_episodes", is_int(n) and n >= 1, "an integer >= 1")
         check("gamma", is_number(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]")
         for name in ("ent_coef", "vf_coef"):
             value = getattr(self, name)

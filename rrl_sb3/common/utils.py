@@ -1,0 +1,52 @@
+"""Constructor helpers shared by the algorithms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+
+def resolve_policy_and_env(
+    algo: str, policy_aliases: dict[str, type], policy_base: type, default_policy: str, policy: Any, env: Any
+) -> tuple[Any, Any]:
+    """Accept ``Algo(env_id)``, ``Algo(env)`` and ``Algo(env=...)`` besides SB3's ``Algo(policy, env)``.
+
+    :param algo: the algorithm's name, for error messages
+    :param policy_aliases: the algorithm's policy names
+    :param policy_base: the class every policy of the algorithm derives from
+    :param default_policy: the policy implied when only an env is given
+    :return: ``(policy, env)`` as SB3's ``BaseAlgorithm`` expects them
+    """
+    if (isinstance(policy, str) and policy in policy_aliases) or (
+        isinstance(policy, type) and issubclass(policy, policy_base)
+    ):
+        return policy, env
+    if env is not None:
+        raise ValueError(
+            f"policy must be one of {sorted(policy_aliases)} or a {policy_base.__name__} subclass when env is given, "
+            f"got policy={policy!r}"
+        )
+    if isinstance(policy, str):
+        if policy not in gym.registry and ":" not in policy:
+            raise ValueError(
+                f"policy={policy!r} is neither a {algo} policy ({sorted(policy_aliases)}) nor a registered Gymnasium "
+                f"env id; use {algo}({default_policy!r}, env) or {algo}(env_id)"
+            )
+        return default_policy, policy
+    if isinstance(policy, (gym.Env, VecEnv)):
+        return default_policy, policy
+    raise TypeError(f"policy must be a policy name, a {policy_base.__name__} subclass, an env or an env id, got {policy!r}")
+
+
+def require(name: str, value: Any, ok: bool, what: str) -> None:
+    """Raise ``ValueError("<name> must be <what>, got <name>=<value>")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {name}={value!r}")
+
+
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
