@@ -474,7 +474,7 @@ MEMORY_KWARGS = dict(
     [
         (MemoryCueDiscrete, 1, 1500),
         (MemoryCueContinuous, 1, 1200),
-        pytest.param(MemoryCueDiscrete, 2, 3000, marks=pytest.mark.slow),
+        pytest.param(MemoryCueDiscrete, 2, 5000, marks=pytest.mark.slow),
         pytest.param(MemoryCueContinuous, 2, 6000, marks=pytest.mark.slow),
     ],
 )
