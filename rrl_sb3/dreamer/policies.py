@@ -13,6 +13,7 @@ from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
 from rrl_sb3.common.math import ReturnNormalizer
+from rrl_sb3.common.utils import check_flat_spaces
 from rrl_sb3.dreamer.behavior import Actor, Critic
 from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
 
@@ -114,17 +115,9 @@ class DreamerPolicy(BasePolicy):
 
     @staticmethod
     def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-        """Raise ``ValueError`` unless the spaces are a flat ``Box`` observation and a ``Box`` or ``Discrete`` action."""
-        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
-            raise ValueError(
-                f"Dreamer's MlpPolicy needs a flat (1-D) Box observation space, got {observation_space!r}; "
-                "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
-            )
-        flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
-        if not (flat_box or isinstance(action_space, spaces.Discrete)):
-            raise ValueError(f"Dreamer supports flat Box and Discrete action spaces, got {action_space!r}")
-        if flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
-            raise ValueError(f"Dreamer needs finite bounds on a Box action space, got {action_space!r}")
+        """Raise ``ValueError`` unless the spaces are a flat ``Box`` observation and a ``Box`` (finite bounds) or
+        ``Discrete`` action."""
+        check_flat_spaces("Dreamer", observation_space, action_space, finite_action_bounds=True)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return dict(

@@ -18,6 +18,8 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
+from rrl_sb3.common.utils import check_flat_spaces
+
 RnnType = Literal["gru", "lstm"]
 #: The recurrent state as tensors: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, ``()`` without recurrence;
 #: each of shape ``(n_layers, n_envs, hidden_size)``.
@@ -245,14 +247,7 @@ class ReinforcePolicy(BasePolicy):
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
     """Raise ``ValueError`` unless the observation space is a flat ``Box`` and the action space a flat ``Box`` or
     ``Discrete``."""
-    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
-        raise ValueError(
-            f"REINFORCE supports flat (1-D) Box observation spaces only, got {observation_space!r}; "
-            "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
-        )
-    flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
-    if not (flat_box or isinstance(action_space, spaces.Discrete)):
-        raise ValueError(f"REINFORCE supports flat Box and Discrete action spaces, got {action_space!r}")
+    check_flat_spaces("REINFORCE", observation_space, action_space)
 
 
 class ReinforceGruPolicy(ReinforcePolicy):
