@@ -114,7 +114,7 @@ class REINFORCE(BaseAlgorithm):
     to return units first.
 
     **Tuning.** Plain REINFORCE is high-variance: on ``rrl_sb3/CartPoleNoVel-v1`` the defaults reach a return of 500
-    but can fall back later (see ``benchmarks/reinforce_curve.py``); a learning rate that decays to 0 (SB3's
+    but can fall back later (see ``benchmarks/results/reinforce/``); a learning rate that decays to 0 (SB3's
     ``LinearSchedule``) and larger ``n_episodes`` make the end of training steadier.
 
     :param policy: ``"MlpGruPolicy"``, ``"MlpLstmPolicy"``, ``"MlpPolicy"`` (memoryless) or a

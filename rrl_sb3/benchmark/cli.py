@@ -1,0 +1,141 @@
+"""``rrl-bench`` (also ``python -m rrl_sb3.benchmark``): run a benchmark suite, report its results.
+
+rrl-bench run benchmarks/suites/quick_comparison.yml --results runs/compare
+rrl-bench run --algos dreamer recurrent_ppo_lstm --envs rrl_sb3/PendulumNoVel-v1 --seeds 0 1 --steps 20000
+rrl-bench run SUITE.yml --backend ray --ray-address HOST:6379
+rrl-bench report runs/compare
+rrl-bench list
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rrl_sb3.benchmark.algorithms import ALGORITHMS
+from rrl_sb3.benchmark.hyperparams import ConfigError
+from rrl_sb3.benchmark.report import write_report
+from rrl_sb3.benchmark.runner import BACKENDS, default_results_dir, run_suite
+from rrl_sb3.benchmark.suite import Suite
+
+
+def _names(values: Sequence[str] | None) -> list[str] | None:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]``: lists may be given space- or comma-separated."""
+    if values is None:
+        return None
+    return [name for value in values for name in value.split(",") if name]
+
+
+def _threshold(text: str) -> tuple[str, float]:
+    env_id, sep, value = text.rpartition("=")
+    try:
+        return env_id, float(value) if sep and env_id else float("x")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a threshold is ENV_ID=VALUE, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rrl-bench", description="Benchmark suites for rrl_sb3: run them, report them.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="run a suite (skipping finished runs), then write its report",
+        description="Run a suite from a file and/or flags; flags override the file. Finished runs are skipped.",
+    )
+    run.add_argument("suite", nargs="?", type=Path, help="suite file (benchmarks/suites/*.yml); optional with --algos/--envs")
+    run.add_argument("--algos", nargs="+", help="algorithm names (see `rrl-bench list`)")
+    run.add_argument("--envs", nargs="+", help="Gymnasium env ids")
+    run.add_argument("--seeds", nargs="+", type=int, help="training seeds (default 0 1 2)")
+    run.add_argument("--steps", type=int, help="budget of every run, in env steps (replaces the suite's budgets)")
+    run.add_argument("--eval-freq", type=int, help="env steps between evaluations (default: the protocol's)")
+    run.add_argument("--hyperparams", type=Path, help="directory of <algo>.yml files (default benchmarks/hyperparams)")
+    run.add_argument("--name", help="suite name (default: the file's stem, or 'suite')")
+    run.add_argument("--device", help="torch device of the models (default cpu)")
+    run.add_argument("--results", type=Path, help="results directory (default runs/benchmark/<suite name>)")
+    run.add_argument("--backend", choices=BACKENDS, default="local", help="local process pool or Ray tasks")
+    run.add_argument("--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
+    run.add_argument("--workers", type=int, help="runs at a time (local backend; default: the cores)")
+    run.add_argument("--threads-per-run", type=int, help="torch threads per run (default: cores // workers)")
+    run.add_argument("--num-cpus", type=float, help="CPUs each Ray task asks for (default: its threads)")
+    run.add_argument("--num-gpus", type=float, help="GPUs each Ray task asks for (default 0)")
+    run.add_argument("--quiet", action="store_true", help="no line per evaluation, only per finished run")
+    run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+
+    report = commands.add_parser("report", help="tables and plots of a results directory")
+    report.add_argument("results", type=Path, help="results directory written by `rrl-bench run`")
+    report.add_argument(
+        "--threshold", action="append", type=_threshold, default=[], metavar="ENV_ID=VALUE", help="return threshold of an env"
+    )
+
+    commands.add_parser("list", help="the registered algorithms and the rrl_sb3 env ids")
+    return parser
+
+
+def suite_from_args(args: argparse.Namespace) -> Suite:
+    """The suite of a ``run`` command: the file's, with the flags given on top; or the flags' alone."""
+    algos, envs = _names(args.algos), _names(args.envs)
+    if args.suite is None:
+        missing = [flag for flag, value in (("--algos", algos), ("--envs", envs)) if not value]
+        if missing:
+            raise ConfigError(f"without a suite file, give {' and '.join(missing)}")
+        suite = Suite(algos=algos, envs=envs, name=args.name or "suite")  # type: ignore[arg-type]
+    else:
+        suite = Suite.from_file(args.suite)
+    changes = {
+        "algos": algos,
+        "envs": envs,
+        "seeds": args.seeds,
+        "n_timesteps": args.steps,
+        "eval_freq": args.eval_freq,
+        "hyperparams_dir": args.hyperparams,
+        "name": args.name,
+        "device": args.device,
+        "num_cpus": args.num_cpus,
+        "num_gpus": args.num_gpus,
+    }
+    changes = {key: value for key, value in changes.items() if value is not None}
+    return suite.replace(**changes) if changes else suite
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            import rrl_sb3
+
+            print("algorithms:")
+            for spec in ALGORITHMS.values():
+                print(f"  {spec.name:<20} {spec.description} [{'/'.join(spec.action_spaces)} actions]")
+            print("env ids (rrl_sb3/; any registered Gymnasium id works too):")
+            for env_id in rrl_sb3.list_env_ids():
+                print(f"  {env_id}")
+            return 0
+        if args.command == "report":
+            write_report(args.results, thresholds=dict(args.threshold))
+            return 0
+        suite = suite_from_args(args)
+        results = args.results if args.results is not None else default_results_dir(suite)
+        outcome = run_suite(
+            suite,
+            results,
+            backend=args.backend,
+            workers=args.workers,
+            threads_per_run=args.threads_per_run,
+            ray_address=args.ray_address,
+            verbose=not args.quiet,
+        )
+        if not args.no_report and (outcome.finished or outcome.already_finished or outcome.failed):
+            write_report(results)
+        for result in outcome.failed:
+            print(f"failed: {result.run.describe()} (traceback in {results})", file=sys.stderr)
+        return 0 if outcome.ok else 1
+    except (ConfigError, ConnectionError, FileNotFoundError, ImportError) as error:
+        print(f"rrl-bench: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""The report of a results directory: a markdown table and a learning-curve plot per environment.
+
+For every env and algorithm label, over the finished runs (seeds):
+
+- **final return**: the mean return of each run's last evaluation (at the end of its budget), as mean ± std over
+  seeds (``np.std``, ``ddof=0``);
+- **IQM [95% CI]**: interquartile mean of those final returns with its 95% stratified-bootstrap percentile interval
+  (:mod:`rrl_sb3.benchmark.stats`; one stratum, the seeds; 10,000 resamples, fixed generator seed);
+- **steps to threshold**: per run, the first evaluation at or above the env's threshold (:data:`THRESHOLDS`, else
+  the env spec's ``reward_threshold``); shown as the median over seeds, a seed that never got there counting as
+  never, with how many seeds got there;
+- **training wall clock per run**: training time without evaluations, mean ± std over seeds, in seconds.
+
+The plot shows the mean evaluation return across seeds against env steps and against training wall clock, with a
+95% percentile-bootstrap band of that mean where there are two or more seeds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rrl_sb3.benchmark.stats import iqm, iqm_interval, mean_interval, median_steps, steps_to_threshold
+from rrl_sb3.benchmark.store import DONE_SUFFIX, ERROR_SUFFIX, RECORDS_SUFFIX, env_slug
+
+#: Return an evaluation must reach for an env to count as solved, where the env spec has no reward_threshold.
+#: Pendulum: -200, the level rl-zoo3's tuned agents reach and the target of DESIGN.md.
+THRESHOLDS: dict[str, float] = {
+    "Pendulum-v1": -200.0,
+    "rrl_sb3/PendulumNoVel-v1": -200.0,
+    "rrl_sb3/PendulumNoisy-v1": -200.0,
+    "rrl_sb3/PendulumFlicker-v1": -200.0,
+}
+
+Log = Callable[[str], None]
+
+
+def threshold_for(env_id: str, overrides: Mapping[str, float] | None = None) -> float | None:
+    """The env's threshold: ``overrides``, then :data:`THRESHOLDS`, then the spec's ``reward_threshold`` (CartPole: 475)."""
+    if overrides and env_id in overrides:
+        return float(overrides[env_id])
+    if env_id in THRESHOLDS:
+        return THRESHOLDS[env_id]
+    import gymnasium as gym
+
+    import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
+
+    try:
+        threshold = gym.spec(env_id).reward_threshold
+    except gym.error.Error:
+        return None
+    return None if threshold is None else float(threshold)
+
+
+@dataclass
+class RunData:
+    """The records of one run, read back from a results directory."""
+
+    algo: str
+    env: str
+    seed: int
+    records: list[dict[str, Any]]
+    marker: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def steps(self) -> list[int]:
+        return [int(r["env_steps"]) for r in self.records]
+
+    @property
+    def returns(self) -> list[float]:
+        return [float(r["mean_return"]) for r in self.records]
+
+    @property
+    def train_seconds(self) -> float:
+        return float(self.records[-1]["wall_seconds"]) if self.records else float("nan")
+
+
+@dataclass
+class Results:
+    finished: list[RunData]
+    failed: list[RunData]
+    unfinished: list[RunData]
+
+
+def load_results(results_dir: str | Path) -> Results:
+    """Every run under ``results_dir``: finished (with a completion marker), failed (with an error) or unfinished."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results directory {str(root)!r} does not exist")
+    results = Results([], [], [])
+    for path in sorted(root.rglob(f"*{RECORDS_SUFFIX}")):
+        stem = path.name[: -len(RECORDS_SUFFIX)]
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records.sort(key=lambda r: r["env_steps"])
+        done, error = path.with_name(stem + DONE_SUFFIX), path.with_name(stem + ERROR_SUFFIX)
+        if done.is_file():
+            marker = json.loads(done.read_text())
+            config = marker.get("config", {})
+            first = records[0] if records else {}
+            algo, env, seed = (config.get(key, first.get(key)) for key in ("algo", "env", "seed"))
+            results.finished.append(RunData(algo, env, seed, records, marker))
+        elif error.is_file():
+            text = error.read_text()
+            header: dict[str, Any] = {}
+            if text.startswith("# "):
+                header = json.loads(text.splitlines()[0][2:])
+            run = RunData(header.get("algo", "?"), header.get("env", "?"), header.get("seed", -1), records, error=text)
+            results.failed.append(run)
+        elif records:
+            results.unfinished.append(RunData(records[0]["algo"], records[0]["env"], records[0]["seed"], records))
+    return results
+
+
+@dataclass
+class Row:
+    """One algorithm on one env, over its finished seeds."""
+
+    algo: str
+    seeds: list[int]
+    final_steps: list[int]
+    final_returns: np.ndarray
+    iqm: float
+    iqm_low: float
+    iqm_high: float
+    to_threshold: list[int | None]
+    train_seconds: np.ndarray
+
+
+def summarize(runs: Sequence[RunData], threshold: float | None, n_resamples: int = 10_000) -> list[Row]:
+    """One :class:`Row` per algorithm label among ``runs`` (all of one env), sorted by label."""
+    by_algo: dict[str, list[RunData]] = defaultdict(list)
+    for run in runs:
+        if run.records:
+            by_algo[run.algo].append(run)
+    rows = []
+    for algo, group in sorted(by_algo.items()):
+        group.sort(key=lambda r: r.seed)
+        finals = np.array([r.returns[-1] for r in group])
+        low, high = iqm_interval([finals], n_resamples=n_resamples)
+        rows.append(
+            Row(
+                algo=algo,
+                seeds=[r.seed for r in group],
+                final_steps=[r.steps[-1] for r in group],
+                final_returns=finals,
+                iqm=iqm(finals),
+                iqm_low=low,
+                iqm_high=high,
+                to_threshold=[None if threshold is None else steps_to_threshold(r.steps, r.returns, threshold) for r in group],
+                train_seconds=np.array([r.train_seconds for r in group]),
+            )
+        )
+    return rows
+
+
+def _steps_cell(per_run: list[int | None], threshold: float | None) -> str:
+    if threshold is None:
+        return "n/a"
+    reached = sum(s is not None for s in per_run)
+    median = median_steps(per_run)
+    shown = f"{median:,.0f}" if np.isfinite(median) else "not reached"
+    return f"{shown} ({reached}/{len(per_run)})"
+
+
+def format_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> str:
+    """The markdown table of one env."""
+    target = f"steps to ≥ {threshold:g} (median; seeds there)" if threshold is not None else "steps to threshold"
+    lines = [
+        f"| algorithm | seeds | env steps | final return (mean ± std) | IQM [95% CI] | {target} "
+        "| training wall clock per run (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        low, high = min(row.final_steps), max(row.final_steps)
+        steps = f"{low:,}" if low == high else f"{low:,} to {high:,}"
+        interval = f"[{row.iqm_low:.1f}, {row.iqm_high:.1f}]" if np.isfinite(row.iqm_low) else "[n/a: 1 seed]"
+        lines.append(
+            f"| {row.algo} | {len(row.seeds)} | {steps} | {row.final_returns.mean():.1f} ± {row.final_returns.std():.1f} | "
+            f"{row.iqm:.1f} {interval} | {_steps_cell(row.to_threshold, threshold)} | "
+            f"{_seconds(row.train_seconds)} |"
+        )
+    return "\n".join(lines)
+
+
+def _seconds(values: np.ndarray) -> str:
+    digits = 1 if values.mean() < 10 else 0
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def _curve(runs: Sequence[RunData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps grid, returns ``(n_runs, n_steps)`` and training seconds ``(n_runs, n_steps)``; ``nan`` where missing."""
+    steps = np.array(sorted({s for run in runs for s in run.steps}))
+    index = {s: i for i, s in enumerate(steps)}
+    returns = np.full((len(runs), len(steps)), np.nan)
+    seconds = np.full((len(runs), len(steps)), np.nan)
+    for i, run in enumerate(runs):
+        for record in run.records:
+            returns[i, index[int(record["env_steps"])]] = record["mean_return"]
+            seconds[i, index[int(record["env_steps"])]] = record["wall_seconds"]
+    return steps, returns, seconds
+
+
+def plot_env(env_id: str, runs: Sequence[RunData], threshold: float | None, path: Path, colors: Mapping[str, Any]) -> None:
+    """Learning curves of every algorithm on one env: return vs env steps and vs training wall clock."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_algo: dict[str, list[RunData]] = defaultdict(list)
+    for run in runs:
+        if run.records:
+            by_algo[run.algo].append(run)
+    fig, (ax_steps, ax_time) = plt.subplots(1, 2, figsize=(13, 4.8))
+    n_seeds = sorted({len(group) for group in by_algo.values()})
+    for algo, group in sorted(by_algo.items()):
+        steps, returns, seconds = _curve(group)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(returns, axis=0)
+            minutes = np.nanmean(seconds, axis=0) / 60.0
+        low, high = mean_interval(returns)
+        label = f"{algo} ({len(group)} seed{'s' if len(group) > 1 else ''})"
+        for ax, x in ((ax_steps, steps), (ax_time, minutes)):
+            ax.plot(x, mean, color=colors[algo], lw=2, label=label)
+            if np.isfinite(low).any():
+                ax.fill_between(x, low, high, color=colors[algo], alpha=0.2, lw=0)
+    for ax, xlabel in ((ax_steps, "environment steps"), (ax_time, "training wall clock (minutes, evaluation excluded)")):
+        if threshold is not None:
+            ax.axhline(threshold, color="0.4", ls="--", lw=1, label=f"threshold {threshold:g}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("evaluation return (mean over deterministic episodes)")
+        ax.grid(alpha=0.3)
+    ax_steps.legend(fontsize=8, loc="best")
+    seeds = "/".join(map(str, n_seeds))
+    fig.suptitle(f"{env_id}: mean evaluation return across seeds ({seeds} per algorithm), band = 95% bootstrap CI of the mean")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else "unknown error"
+
+
+def _machine_lines(runs: Sequence[RunData]) -> list[str]:
+    seen = []
+    for run in runs:
+        marker = run.marker or {}
+        if "versions" not in marker:
+            continue
+        versions = ", ".join(f"{k} {v}" for k, v in marker["versions"].items() if v)
+        line = (
+            f"- {marker.get('cpu_count')} cores, {marker.get('torch_threads')} torch thread(s) per run, "
+            f"Python {marker.get('python')}; {versions}"
+        )
+        if line not in seen:
+            seen.append(line)
+    return seen
+
+
+def write_report(
+    results_dir: str | Path,
+    thresholds: Mapping[str, float] | None = None,
+    n_resamples: int = 10_000,
+    log: Log | None = print,
+) -> Path:
+    """Write ``report.md`` and one ``<env>.png`` per env into ``results_dir``, and print the tables.
+
+    :param results_dir: a results directory written by :func:`rrl_sb3.benchmark.run_suite`
+    :param thresholds: env id -> threshold, over :func:`threshold_for`'s
+    :param n_resamples: bootstrap samples of the IQM interval
+    :param log: where the tables go (``None``: nowhere)
+    :return: the path of ``report.md``
+    """
+    root = Path(results_dir)
+    results = load_results(root)
+    if not (results.finished or results.failed or results.unfinished):
+        raise FileNotFoundError(f"no run records (*{RECORDS_SUFFIX}) under {str(root)!r}")
+    labels = sorted({run.algo for run in results.finished})
+    palette = [f"C{i}" for i in range(10)]
+    colors = {label: palette[i % len(palette)] for i, label in enumerate(labels)}
+    by_env: dict[str, list[RunData]] = defaultdict(list)
+    for run in results.finished:
+        by_env[run.env].append(run)
+
+    episodes = sorted({(run.marker or {}).get("config", {}).get("n_eval_episodes", 10) for run in results.finished})
+    sections = [
+        f"# Benchmark report: {root.name}",
+        "",
+        f"Generated {datetime.date.today().isoformat()} by `rrl-bench report {root}` from {len(results.finished)} finished "
+        f"runs. Evaluation: every `eval_freq` env steps and at the end of the budget, {'/'.join(map(str, episodes))} "
+        "deterministic episodes through SB3's `evaluate_policy` on a separate env seeded `1000 + seed`; the wall clock "
+        "is training time without evaluation.",
+        "",
+        "Final return: each seed's last evaluation, mean ± std over seeds. IQM: interquartile mean of the final returns "
+        f"with a 95% stratified-bootstrap percentile interval (seeds resampled; {n_resamples:,} resamples). Steps to "
+        "threshold: the first evaluation at or above it, median over seeds (a seed that never got there counts as "
+        "never), and how many seeds got there.",
+    ]
+    machines = _machine_lines(results.finished)
+    if machines:
+        sections += ["", "Machines and versions:", *machines]
+    for env_id in sorted(by_env):
+        threshold = threshold_for(env_id, thresholds)
+        rows = summarize(by_env[env_id], threshold, n_resamples)
+        table = format_table(env_id, rows, threshold)
+        png = f"{env_slug(env_id)}.png"
+        plot_env(env_id, by_env[env_id], threshold, root / png, colors)
+        sections += ["", f"## {env_id}", "", f"![learning curves on {env_id}]({png})", "", table]
+        if log is not None:
+            log(f"\n{env_id}\n\n{table}")
+    problems = [f"- failed: {r.algo} on {r.env}, seed {r.seed}: {_last_line(r.error)}" for r in results.failed]
+    problems += [
+        f"- unfinished (interrupted?): {r.algo} on {r.env}, seed {r.seed}, last record at {r.steps[-1]} steps"
+        for r in results.unfinished
+    ]
+    if problems:
+        sections += ["", "## Runs not in the tables", "", *problems]
+        if log is not None:
+            log("\n" + "\n".join(problems))
+    report = root / "report.md"
+    report.write_text("\n".join(sections) + "\n")
+    if log is not None:
+        log(f"\nreport: {report} (plots: {', '.join(f'{env_slug(e)}.png' for e in sorted(by_env))})")
+    return report

@@ -1,0 +1,272 @@
+"""Run a suite: skip finished runs, execute the others on a local process pool or a Ray cluster, store the results."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rrl_sb3.benchmark.hyperparams import ConfigError
+from rrl_sb3.benchmark.store import ResultStore
+from rrl_sb3.benchmark.suite import RunSpec, Suite
+from rrl_sb3.benchmark.worker import RunResult, execute_run
+
+BACKENDS = ("local", "ray")
+RAY_INSTALL_HINT = 'pip install "rrl-sb3[ray]"  (or: pip install "ray[default]>=2.9")'
+
+Log = Callable[[str], None]
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def available_cores() -> int:
+    """CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def default_results_dir(suite: Suite) -> Path:
+    """``runs/benchmark/<suite name>`` in the working directory."""
+    return Path("runs") / "benchmark" / suite.name
+
+
+@dataclass
+class SuiteOutcome:
+    """What :func:`run_suite` did."""
+
+    results_dir: Path
+    finished: list[RunResult] = field(default_factory=list)
+    failed: list[RunResult] = field(default_factory=list)
+    #: runs found finished in the results directory and not run again
+    already_finished: list[RunSpec] = field(default_factory=list)
+    #: algorithm/env pairs left out because the algorithm cannot act in the env
+    unsupported: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Progress:
+    """Prints a line per completed run: runs done out of the total, failures, elapsed time and an ETA.
+
+    The ETA assumes the remaining runs complete at the rate the runs of this session did.
+    """
+
+    def __init__(self, total: int, already_done: int, log: Log = _print) -> None:
+        self.total = total
+        self.done = already_done
+        self.failed = 0
+        self.completed = 0
+        self.log = log
+        self.started = time.monotonic()
+
+    def update(self, result: RunResult) -> None:
+        self.done += 1
+        self.completed += 1
+        self.failed += result.status != "finished"
+        elapsed = time.monotonic() - self.started
+        remaining = self.total - self.done
+        eta = _duration(elapsed / self.completed * remaining) if remaining else "0m00s"
+        if result.status == "finished":
+            final = result.final_return
+            what = f"final return {final:.1f}" if final is not None else "finished"
+            what += f", {_duration(result.train_seconds)} training"
+        else:
+            last_line = (result.error or "").strip().splitlines()[-1:] or ["unknown error"]
+            what = f"FAILED: {last_line[0]}"
+        failed = f", {self.failed} failed" if self.failed else ""
+        self.log(
+            f"[{self.done}/{self.total} runs done{failed}] {result.run.describe()}: {what} | "
+            f"elapsed {_duration(elapsed)}, ETA {eta}"
+        )
+
+
+def check_ray_address(address: str | None) -> None:
+    """Fail fast, with the address in the message, when a ``HOST:PORT`` Ray address cannot be reached.
+
+    ``None`` (start a local instance) and ``"auto"`` (the cluster started on this machine) are left to Ray.
+
+    :raises ConfigError: for an address that is not ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``
+    :raises ConnectionError: when nothing listens at ``HOST:PORT``
+    """
+    if address is None or address == "auto":
+        return
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"ray_address must be 'auto', 'HOST:PORT' or 'ray://HOST:PORT', got ray_address={address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise ConnectionError(
+            f"cannot reach a Ray cluster at ray_address={address!r} ({error}); start one with `ray start --head` "
+            "and pass the address it prints, or use --ray-address auto on a cluster node"
+        ) from error
+
+
+def run_suite(
+    suite: Suite,
+    results_dir: str | Path | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    threads_per_run: int | None = None,
+    ray_address: str | None = None,
+    verbose: bool = True,
+    log: Log = _print,
+) -> SuiteOutcome:
+    """Run every run of ``suite`` that has not finished yet and store its records under ``results_dir``.
+
+    A failed run is stored with its traceback and does not stop the others; an interrupted suite resumes where it
+    stopped when run again (unfinished runs start over).
+
+    :param suite: what to run
+    :param results_dir: where results go (default ``runs/benchmark/<suite name>``)
+    :param backend: ``"local"`` (a process pool on this machine) or ``"ray"`` (one Ray task per run)
+    :param workers: runs at a time on the local backend (default: the machine's cores); with Ray and no
+        ``ray_address``, the CPUs of the local Ray instance it starts
+    :param threads_per_run: torch threads of each run (local default: cores // workers, at least 1; Ray default:
+        the suite's ``num_cpus`` or 1)
+    :param ray_address: Ray cluster to join (``"auto"``, ``"HOST:PORT"``, ``"ray://HOST:PORT"``); ``None`` starts
+        a local Ray instance
+    :param verbose: print a line per evaluation of every run
+    :param log: where progress lines go
+    :return: the finished, failed and skipped runs
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {list(BACKENDS)}, got backend={backend!r}")
+    for name, value in (("workers", workers), ("threads_per_run", threads_per_run)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{name} must be an integer >= 1, got {name}={value!r}")
+    if backend == "ray":
+        check_ray_address(ray_address)  # before anything else: a bad address is an input error
+    plan = suite.plan()
+    store = ResultStore(results_dir if results_dir is not None else default_results_dir(suite))
+    outcome = SuiteOutcome(store.root, unsupported=plan.skipped)
+    pending: list[RunSpec] = []
+    for run in plan.runs:
+        marker = store.finished(run)
+        if marker is None:
+            pending.append(run)
+            continue
+        outcome.already_finished.append(run)
+        if marker.get("config") != run.config():
+            changed = sorted(k for k in run.config() if marker.get("config", {}).get(k) != run.config()[k])
+            log(f"note: {run.describe()} finished earlier with other settings ({', '.join(changed)}); delete it to run again")
+    for reason in plan.skipped:
+        log(f"skipped: {reason}")
+    log(
+        f"suite {suite.name!r}: {len(plan.runs)} runs, {len(outcome.already_finished)} already finished, "
+        f"{len(pending)} to run ({backend} backend) -> {store.root}"
+    )
+    if not pending:
+        return outcome
+    progress = Progress(len(plan.runs), len(outcome.already_finished), log)
+
+    def collect(result: RunResult) -> None:
+        store.save(result)
+        (outcome.finished if result.status == "finished" else outcome.failed).append(result)
+        progress.update(result)
+
+    if backend == "local":
+        cores = available_cores()
+        workers = min(workers or cores, len(pending))
+        threads = threads_per_run or max(1, cores // workers)
+        if workers * threads > cores:
+            log(f"note: {workers} workers x {threads} threads exceed the {cores} cores: runs will slow each other down")
+        log(f"local process pool: {workers} workers x {threads} torch threads")
+        _run_local(pending, workers, threads, verbose, collect)
+    else:
+        threads = threads_per_run or max(1, int(suite.num_cpus or 1))
+        num_cpus = suite.num_cpus if suite.num_cpus is not None else threads
+        _run_ray(pending, ray_address, workers, threads, num_cpus, suite.num_gpus, verbose, collect, log)
+    return outcome
+
+
+def _failure(run: RunSpec, what: str) -> RunResult:
+    return RunResult(run, "failed", error=f"{what}\n{traceback.format_exc()}")
+
+
+def _run_local(
+    runs: Sequence[RunSpec], workers: int, threads: int, verbose: bool, collect: Callable[[RunResult], None]
+) -> None:
+    # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and any state of the caller)
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        futures = {pool.submit(execute_run, run, threads, verbose): run for run in runs}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception:  # the worker process died (killed, out of memory): the run failed, the others go on
+                result = _failure(futures[future], "the worker process running this run died")
+            collect(result)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _run_ray(
+    runs: Sequence[RunSpec],
+    address: str | None,
+    workers: int | None,
+    threads: int,
+    num_cpus: float,
+    num_gpus: float,
+    verbose: bool,
+    collect: Callable[[RunResult], None],
+    log: Log,
+) -> None:
+    try:
+        import ray
+    except ImportError as error:
+        raise ImportError(f"the ray backend needs Ray: {RAY_INSTALL_HINT}") from error
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict = {"address": address, "log_to_driver": verbose, "logging_level": "WARNING"}
+        if address is None:  # a local instance: size it, and skip the dashboard it does not need
+            kwargs.update(num_cpus=workers or available_cores(), include_dashboard=False)
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise ConnectionError(f"cannot connect to a Ray cluster at ray_address={address!r}: {error}") from error
+    resources = ray.cluster_resources()
+    log(
+        f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs in the cluster; "
+        f"each run asks {num_cpus:g} CPU, {num_gpus:g} GPU"
+    )
+    task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(execute_run)
+    refs = {task.remote(run, threads, verbose): run for run in runs}
+    try:
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                run = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception:  # the task's worker died or the task was cancelled
+                    result = _failure(run, "the Ray task running this run failed")
+                collect(result)
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,427 @@
+"""Suites: algorithms x env ids x seeds x budget, from a YAML file, from flags or from Python.
+
+A suite file (``benchmarks/suites/*.yml``)::
+
+    name: quick_comparison
+    seeds: [0, 1]                 # or a count: 2 means [0, 1]
+    n_timesteps: 16000            # budget of every run (else the env's, else the hyperparameter file's)
+    eval_freq: 2000               # env steps between evaluations (default: see default_eval_freq)
+    n_eval_episodes: 10
+    hyperparams_dir: ../hyperparams   # relative to this file (default: benchmarks/hyperparams)
+    device: cpu
+    resources: {num_cpus: 1, num_gpus: 0}   # what each run asks of a Ray cluster
+    algos:
+      - dreamer
+      - recurrent_ppo_lstm
+      - algo: reinforce_gru       # the long form: a label, setting overrides, its own budget or eval_freq
+        label: reinforce_gru_lr3e-3
+        hyperparams: {learning_rate: !!float 3e-3}
+    envs:
+      - rrl_sb3/PendulumNoVel-v1
+      - {id: rrl_sb3/CartPoleNoVel-v1, n_timesteps: 50000}
+
+The budget of a run is, first found: its algorithm entry's ``n_timesteps``, its env entry's, the suite's, the
+hyperparameter file's. Runs are ordered algorithm by algorithm in the suite's order (list the slowest first: the
+process pool starts them first), then env, then seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from rrl_sb3.benchmark.algorithms import AlgoSpec, check_kwargs, get_algorithm, resolve_policy
+from rrl_sb3.benchmark.hyperparams import (
+    ConfigError,
+    as_positive_int,
+    find_hyperparams_dir,
+    load_hyperparams,
+    load_yaml,
+    parse_number,
+    prepare,
+)
+
+#: Evaluation protocol (DESIGN.md): every 2,000 env steps; 10,000 for on-policy runs of 100,000 steps or more.
+EVAL_FREQ = 2_000
+LONG_ON_POLICY_EVAL_FREQ = 10_000
+LONG_RUN = 100_000
+#: The evaluation env of seed ``s`` is seeded ``EVAL_SEED_OFFSET + s``.
+EVAL_SEED_OFFSET = 1_000
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_SUITE_KEYS = (
+    "name",
+    "algos",
+    "envs",
+    "seeds",
+    "n_timesteps",
+    "eval_freq",
+    "n_eval_episodes",
+    "hyperparams_dir",
+    "device",
+    "resources",
+)
+_ALGO_KEYS = ("algo", "label", "hyperparams", "n_timesteps", "eval_freq")
+_ENV_KEYS = ("id", "n_timesteps")
+_RESOURCE_KEYS = ("num_cpus", "num_gpus")
+
+
+def default_eval_freq(spec: AlgoSpec, n_timesteps: int) -> int:
+    """The protocol's evaluation frequency: 10,000 steps for on-policy runs of 100,000+ steps, else 2,000."""
+    return LONG_ON_POLICY_EVAL_FREQ if spec.on_policy and n_timesteps >= LONG_RUN else EVAL_FREQ
+
+
+@dataclass(frozen=True)
+class AlgoEntry:
+    """One algorithm of a suite.
+
+    :param algo: registered algorithm name (see :data:`rrl_sb3.benchmark.ALGORITHMS`)
+    :param label: name of its runs in results and tables (default: ``algo``); letters, digits, ``_.+-``
+    :param hyperparams: settings over those of the hyperparameter file
+    :param n_timesteps: budget of its runs, over the env's and the suite's
+    :param eval_freq: evaluation frequency of its runs, over the suite's
+    """
+
+    algo: str
+    label: str | None = None
+    hyperparams: Mapping[str, Any] = field(default_factory=dict)
+    n_timesteps: int | None = None
+    eval_freq: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.algo
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One environment of a suite: a Gymnasium id and optionally its budget."""
+
+    id: str
+    n_timesteps: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, fully resolved: everything a worker needs, picklable, and its JSON config."""
+
+    label: str
+    algo: AlgoSpec
+    env_id: str
+    seed: int
+    n_timesteps: int
+    eval_freq: int
+    n_eval_episodes: int
+    hyperparams: Mapping[str, Any]
+    device: str = "cpu"
+
+    @property
+    def eval_seed(self) -> int:
+        return EVAL_SEED_OFFSET + self.seed
+
+    @property
+    def where(self) -> str:
+        return f"{self.label} on {self.env_id} (hyperparameters of {self.algo.file_stem!r})"
+
+    def describe(self) -> str:
+        return f"{self.label} {self.env_id} seed {self.seed}"
+
+    def config(self) -> dict[str, Any]:
+        """What identifies the run's result (saved with it; a finished run with another config is reported)."""
+        return json.loads(
+            json.dumps(
+                {
+                    "algo": self.label,
+                    "algorithm": self.algo.name,
+                    "env": self.env_id,
+                    "seed": self.seed,
+                    "n_timesteps": self.n_timesteps,
+                    "eval_freq": self.eval_freq,
+                    "n_eval_episodes": self.n_eval_episodes,
+                    "eval_seed": self.eval_seed,
+                    "hyperparams": dict(self.hyperparams),
+                    "device": self.device,
+                },
+                default=str,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The runs of a suite, and the algorithm/env pairs left out because the algorithm cannot act in the env."""
+
+    runs: list[RunSpec]
+    skipped: list[str]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Algorithms x env ids x seeds x budget. Strings are accepted for ``algos`` and ``envs`` entries.
+
+    :param algos: algorithm names or :class:`AlgoEntry`
+    :param envs: Gymnasium ids or :class:`EnvEntry`
+    :param seeds: training seeds; the evaluation env of seed ``s`` is seeded ``1000 + s``
+    :param n_timesteps: budget of every run without a more specific one
+    :param eval_freq: env steps between evaluations (``None``: :func:`default_eval_freq`)
+    :param n_eval_episodes: deterministic episodes per evaluation
+    :param name: the suite's name (default results directory ``runs/benchmark/<name>``)
+    :param hyperparams_dir: directory of the ``<algo>.yml`` files (``None``: ``benchmarks/hyperparams``)
+    :param device: torch device of the models
+    :param num_cpus: CPUs a run asks of a Ray cluster (``None``: its torch threads)
+    :param num_gpus: GPUs (or a fraction) a run asks of a Ray cluster
+    """
+
+    algos: Sequence[AlgoEntry | str]
+    envs: Sequence[EnvEntry | str]
+    seeds: Sequence[int] = (0, 1, 2)
+    n_timesteps: int | None = None
+    eval_freq: int | None = None
+    n_eval_episodes: int = 10
+    name: str = "suite"
+    hyperparams_dir: str | Path | None = None
+    device: str = "cpu"
+    num_cpus: float | None = None
+    num_gpus: float = 0.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise the inputs once, here
+        algos = [AlgoEntry(a) if isinstance(a, str) else a for a in self.algos]
+        envs = [EnvEntry(e) if isinstance(e, str) else e for e in self.envs]
+        if not algos:
+            raise ConfigError("algos must name at least one algorithm, got algos=[]")
+        if not envs:
+            raise ConfigError("envs must name at least one env id, got envs=[]")
+        for entry in algos:
+            if not isinstance(entry, AlgoEntry):
+                raise ConfigError(f"algos entries must be algorithm names or AlgoEntry, got {entry!r}")
+            if not _LABEL.match(entry.name):
+                raise ConfigError(f"label must be letters, digits and _.+- (it names files), got label={entry.name!r}")
+        for entry in envs:
+            if not isinstance(entry, EnvEntry) or not isinstance(entry.id, str):
+                raise ConfigError(f"envs entries must be env ids or EnvEntry, got {entry!r}")
+        labels = [a.name for a in algos]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ConfigError(f"two algorithm entries share the label(s) {duplicates}; give them distinct 'label's")
+        ids = [e.id for e in envs]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"envs lists an env id twice: {ids}")
+        seeds = list(range(self.seeds)) if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) else self.seeds
+        if (
+            not isinstance(seeds, Sequence)
+            or not seeds
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+        ):
+            raise ConfigError(f"seeds must be a non-empty list of integers >= 0 (or a count), got seeds={self.seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"seeds lists a seed twice: {list(seeds)}")
+        for key in ("n_timesteps", "eval_freq"):
+            if getattr(self, key) is not None:
+                set_(self, key, as_positive_int(key, getattr(self, key)))
+        set_(self, "n_eval_episodes", as_positive_int("n_eval_episodes", self.n_eval_episodes))
+        for key, value, strictly in (("num_cpus", self.num_cpus, True), ("num_gpus", self.num_gpus, False)):
+            if value is None and key == "num_cpus":
+                continue
+            number = parse_number(value)
+            ok = (
+                isinstance(number, (int, float))
+                and not isinstance(number, bool)
+                and (number > 0 or (number == 0 and not strictly))
+            )
+            if not ok:
+                what = "positive" if strictly else "non-negative"
+                raise ConfigError(f"{key} must be a {what} number, got {key}={value!r}")
+            set_(self, key, float(number))
+        set_(self, "algos", algos)
+        set_(self, "envs", envs)
+        set_(self, "seeds", list(seeds))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Suite:
+        """Read a suite file; ``hyperparams_dir`` is relative to the file.
+
+        :raises ConfigError: naming the file and the bad key or value
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"suite file {str(path)!r} does not exist")
+        data = load_yaml(path)
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: a suite file is a mapping with keys {list(_SUITE_KEYS)}, got {type(data).__name__}")
+        try:
+            return cls.from_dict(data, base_dir=path.parent, default_name=path.stem)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from error
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base_dir: Path | None = None, default_name: str = "suite") -> Suite:
+        """Build a suite from the mapping a suite file holds."""
+        unknown = sorted(set(map(str, data)) - set(_SUITE_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown key(s) {unknown}; a suite has {list(_SUITE_KEYS)}")
+        for key in ("algos", "envs"):
+            if not isinstance(data.get(key), list):
+                raise ConfigError(f"{key} must be a list, got {key}={data.get(key)!r}")
+        algos = [_algo_entry(item) for item in data["algos"]]
+        envs = [_env_entry(item) for item in data["envs"]]
+        resources = data.get("resources") or {}
+        if not isinstance(resources, Mapping) or set(resources) - set(_RESOURCE_KEYS):
+            raise ConfigError(f"resources must be a mapping with keys {list(_RESOURCE_KEYS)}, got resources={resources!r}")
+        hyperparams_dir = data.get("hyperparams_dir")
+        if hyperparams_dir is not None and base_dir is not None:
+            hyperparams_dir = (base_dir / str(hyperparams_dir)).resolve()
+        return cls(
+            algos=algos,
+            envs=envs,
+            seeds=data.get("seeds", (0, 1, 2)),
+            n_timesteps=data.get("n_timesteps"),
+            eval_freq=data.get("eval_freq"),
+            n_eval_episodes=data.get("n_eval_episodes", 10),
+            name=str(data.get("name", default_name)),
+            hyperparams_dir=hyperparams_dir,
+            device=str(data.get("device", "cpu")),
+            num_cpus=resources.get("num_cpus"),
+            num_gpus=resources.get("num_gpus", 0.0),
+        )
+
+    def replace(self, **changes: Any) -> Suite:
+        """A copy with some fields changed; ``n_timesteps`` given here replaces the per-env and per-algorithm budgets."""
+        if changes.get("n_timesteps") is not None:
+            algos = changes.get("algos", self.algos)
+            envs = changes.get("envs", self.envs)
+            changes["algos"] = [dataclasses.replace(a, n_timesteps=None) if isinstance(a, AlgoEntry) else a for a in algos]
+            changes["envs"] = [dataclasses.replace(e, n_timesteps=None) if isinstance(e, EnvEntry) else e for e in envs]
+        return dataclasses.replace(self, **changes)
+
+    def resolved_hyperparams_dir(self) -> Path:
+        directory = Path(self.hyperparams_dir) if self.hyperparams_dir is not None else find_hyperparams_dir()
+        if directory is None or not directory.is_dir():
+            raise ConfigError(
+                f"hyperparameter directory {str(directory) if directory else 'benchmarks/hyperparams'!r} not found; "
+                "run from the repository root or set hyperparams_dir (--hyperparams)"
+            )
+        return directory
+
+    def plan(self) -> Plan:
+        """Check every algorithm, env id and hyperparameter set and list the runs (nothing is trained).
+
+        :raises ConfigError: for an unknown algorithm or env id, a missing or malformed hyperparameter file or
+            entry, a setting the algorithm does not take, or a run without a budget
+        """
+        specs = {entry.name: get_algorithm(entry.algo) for entry in self.algos}
+        action_spaces = {entry.id: env_action_space(entry.id) for entry in self.envs}
+        directory = self.resolved_hyperparams_dir()
+        runs: list[RunSpec] = []
+        skipped: list[str] = []
+        for entry in self.algos:
+            spec = specs[entry.name]
+            for env in self.envs:
+                if not spec.supports(action_spaces[env.id]):
+                    skipped.append(
+                        f"{entry.name} on {env.id}: {spec.name} supports {'/'.join(spec.action_spaces)} actions, "
+                        f"the env has {type(action_spaces[env.id]).__name__}"
+                    )
+                    continue
+                settings = {**spec.defaults, **load_hyperparams(directory, spec.file_stem, env.id), **entry.hyperparams}
+                where = f"{directory / spec.file_stem}.yml [{env.id}]" + (" + suite overrides" if entry.hyperparams else "")
+                check_settings(spec, settings, where)
+                budget = entry.n_timesteps or env.n_timesteps or self.n_timesteps or settings.get("n_timesteps")
+                if budget is None:
+                    raise ConfigError(f"no budget for {entry.name} on {env.id}: set n_timesteps in the suite or in {where}")
+                budget = as_positive_int(f"n_timesteps of {entry.name} on {env.id}", budget)
+                eval_freq = entry.eval_freq or self.eval_freq or default_eval_freq(spec, budget)
+                eval_freq = as_positive_int(f"eval_freq of {entry.name}", eval_freq)
+                settings.pop("n_timesteps", None)
+                runs.extend(
+                    RunSpec(entry.name, spec, env.id, seed, budget, eval_freq, self.n_eval_episodes, settings, self.device)
+                    for seed in self.seeds
+                )
+        return Plan(runs, skipped)
+
+
+def _algo_entry(item: Any) -> AlgoEntry:
+    if isinstance(item, str):
+        return AlgoEntry(item)
+    if not isinstance(item, Mapping) or "algo" not in item:
+        raise ConfigError(f"an algos entry is a name or a mapping with an 'algo' key, got {item!r}")
+    unknown = sorted(set(map(str, item)) - set(_ALGO_KEYS))
+    if unknown:
+        raise ConfigError(f"algos entry {item.get('algo')!r}: unknown key(s) {unknown}; allowed: {list(_ALGO_KEYS)}")
+    hyperparams = item.get("hyperparams") or {}
+    if not isinstance(hyperparams, Mapping):
+        raise ConfigError(f"algos entry {item['algo']!r}: hyperparams must be a mapping, got {hyperparams!r}")
+    n_timesteps = item.get("n_timesteps")
+    eval_freq = item.get("eval_freq")
+    return AlgoEntry(
+        algo=str(item["algo"]),
+        label=None if item.get("label") is None else str(item["label"]),
+        hyperparams=dict(hyperparams),
+        n_timesteps=None if n_timesteps is None else as_positive_int(f"n_timesteps of {item['algo']}", n_timesteps),
+        eval_freq=None if eval_freq is None else as_positive_int(f"eval_freq of {item['algo']}", eval_freq),
+    )
+
+
+def _env_entry(item: Any) -> EnvEntry:
+    if isinstance(item, str):
+        return EnvEntry(item)
+    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+        raise ConfigError(f"an envs entry is an env id or a mapping with an 'id' key, got {item!r}")
+    unknown = sorted(set(map(str, item)) - set(_ENV_KEYS))
+    if unknown:
+        raise ConfigError(f"envs entry {item['id']!r}: unknown key(s) {unknown}; allowed: {list(_ENV_KEYS)}")
+    n_timesteps = item.get("n_timesteps")
+    return EnvEntry(item["id"], None if n_timesteps is None else as_positive_int(f"n_timesteps of {item['id']}", n_timesteps))
+
+
+def env_action_space(env_id: str) -> gym.spaces.Space:
+    """Check that ``env_id`` is a registered Gymnasium id (after ``import rrl_sb3``) and return its action space.
+
+    ``"module:Id"`` imports ``module`` first, as ``gym.make`` does.
+
+    :raises ConfigError: naming the unknown id and the closest registered ones
+    """
+    import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
+
+    name = env_id
+    if ":" in env_id:
+        module, _, name = env_id.partition(":")
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(f"env id {env_id!r}: cannot import module {module!r} ({error})") from error
+    if name not in gym.registry:
+        close = difflib.get_close_matches(name, list(gym.registry), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ConfigError(f"unknown env id {env_id!r}: not in Gymnasium's registry after importing rrl_sb3{hint}")
+    try:
+        env = gym.make(env_id)
+    except Exception as error:  # e.g. a missing simulator: say which env, keep the cause
+        raise ConfigError(f"env id {env_id!r} is registered but cannot be made: {error}") from error
+    try:
+        return env.action_space
+    finally:
+        env.close()
+
+
+def check_settings(spec: AlgoSpec, settings: Mapping[str, Any], where: str) -> None:
+    """Parse the settings and check them against the algorithm's constructor, without building anything."""
+    prepared = prepare(settings, where)
+    cls = spec.load_class()
+    resolve_policy(cls, prepared.policy or spec.default_policy)
+    kwargs = dict(prepared.kwargs)
+    if prepared.policy_kwargs is not None:
+        kwargs["policy_kwargs"] = prepared.policy_kwargs
+    check_kwargs(cls, kwargs, where)
+
+
+__all__ = ["AlgoEntry", "EnvEntry", "Plan", "RunSpec", "Suite", "default_eval_freq", "env_action_space"]

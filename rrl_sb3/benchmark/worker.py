@@ -1,0 +1,205 @@
+"""One run: train with periodic evaluation following the protocol of DESIGN.md, and return its records.
+
+This is what a process-pool worker or a Ray task executes; it writes nothing, the driver stores the result.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
+
+from rrl_sb3.benchmark.algorithms import build_model, make_env_pair
+from rrl_sb3.benchmark.hyperparams import prepare
+from rrl_sb3.benchmark.suite import RunSpec
+
+
+class EvalRecorder(BaseCallback):
+    """Evaluate every ``eval_freq`` env steps and once more at the end; one record per evaluation.
+
+    An evaluation runs ``n_eval_episodes`` deterministic episodes through SB3's ``evaluate_policy`` (which threads the
+    recurrent state of recurrent policies) on ``eval_env``, reseeded with ``eval_seed`` before each evaluation so that
+    every evaluation, and every algorithm, sees the same episodes. With ``n_envs > 1`` the step count grows by
+    ``n_envs`` per callback, so an evaluation happens when ``num_timesteps`` crosses a multiple of ``eval_freq``.
+    The wall clock of a record is training time only: evaluations are excluded. A ``VecNormalize`` eval env gets the
+    training statistics before each evaluation.
+
+    :param eval_env: the evaluation env (one env), wrapped like the training env
+    :param eval_freq: env steps between evaluations
+    :param n_eval_episodes: episodes per evaluation
+    :param eval_seed: seed of the evaluation env
+    :param meta: fields copied into every record (algorithm, env id, seed)
+    :param on_record: called with each record (e.g. to print it)
+    """
+
+    def __init__(
+        self,
+        eval_env: VecEnv,
+        eval_freq: int,
+        n_eval_episodes: int = 10,
+        eval_seed: int = 1000,
+        meta: dict[str, Any] | None = None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        if eval_freq < 1 or n_eval_episodes < 1:
+            raise ValueError(f"eval_freq and n_eval_episodes must be >= 1, got {eval_freq=}, {n_eval_episodes=}")
+        self.eval_env = eval_env
+        self.eval_freq = eval_freq
+        self.n_eval_episodes = n_eval_episodes
+        self.eval_seed = eval_seed
+        self.meta = dict(meta or {})
+        self.on_record = on_record
+        self.records: list[dict[str, Any]] = []
+        self.eval_seconds = 0.0
+        self._start = time.perf_counter()
+        self._next_eval = eval_freq
+        self._last_eval_step: int | None = None
+
+    def _on_training_start(self) -> None:
+        self._start = time.perf_counter()
+        self.eval_seconds = 0.0
+        self._next_eval = self.eval_freq
+        self._last_eval_step = None
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next_eval:
+            self.evaluate()
+            self._next_eval = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._last_eval_step != self.num_timesteps:
+            self.evaluate()
+
+    @property
+    def train_seconds(self) -> float:
+        """Training wall clock so far, without evaluations."""
+        return time.perf_counter() - self._start - self.eval_seconds
+
+    def evaluate(self) -> dict[str, Any]:
+        """Evaluate now and append the record."""
+        began = time.perf_counter()
+        train_seconds = began - self._start - self.eval_seconds
+        if self.model.get_vec_normalize_env() is not None:
+            sync_envs_normalization(self.model.get_env(), self.eval_env)  # type: ignore[arg-type]
+        self.eval_env.seed(self.eval_seed)
+        returns, lengths = evaluate_policy(
+            self.model,
+            self.eval_env,
+            n_eval_episodes=self.n_eval_episodes,
+            deterministic=True,
+            return_episode_rewards=True,
+        )
+        self.eval_seconds += time.perf_counter() - began
+        returns_ = np.asarray(returns, dtype=np.float64)
+        record = {
+            **self.meta,
+            "env_steps": int(self.num_timesteps),
+            "wall_seconds": round(train_seconds, 2),
+            "updates": int(getattr(self.model, "_n_updates", 0)),
+            "mean_return": float(returns_.mean()),
+            "std_return": float(returns_.std()),
+            "mean_length": float(np.mean(lengths)),
+            "returns": [float(r) for r in returns_],
+            "lengths": [int(n) for n in lengths],
+        }
+        self.records.append(record)
+        self._last_eval_step = self.num_timesteps
+        if self.on_record is not None:
+            self.on_record(record)
+        return record
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its records, and how it ended (``"finished"`` or ``"failed"`` with the traceback)."""
+
+    run: RunSpec
+    status: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    total_seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_return(self) -> float | None:
+        return self.records[-1]["mean_return"] if self.records else None
+
+
+def environment_info(threads: int) -> dict[str, Any]:
+    """Where a run ran: host, cores, torch threads and the versions of the packages that decide its numbers."""
+    versions = {}
+    for package in ("rrl-sb3", "torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": threads,
+        "versions": versions,
+    }
+
+
+def execute_run(run: RunSpec, threads: int = 1, verbose: bool = True) -> RunResult:
+    """Train and evaluate one run; never raises for a failure of the run itself (it is returned with its traceback).
+
+    :param run: the run
+    :param threads: torch intra-op threads of this run
+    :param verbose: print a line per evaluation
+    """
+    started = time.perf_counter()
+    result = RunResult(run, "failed", info=environment_info(threads))
+
+    def report(record: dict[str, Any]) -> None:
+        if verbose:
+            print(
+                f"  {run.describe()}: {record['env_steps']} steps, return {record['mean_return']:.1f} "
+                f"± {record['std_return']:.1f}, {record['wall_seconds']:.0f} s training",
+                flush=True,
+            )
+
+    recorder: EvalRecorder | None = None
+    try:
+        th.set_num_threads(threads)
+        prepared = prepare(run.hyperparams, run.where)
+        train_env, eval_env = make_env_pair(run.env_id, prepared, run.seed, run.eval_seed)
+        try:
+            model = build_model(run.algo, prepared, train_env, run.seed, run.device, run.where)
+            meta = {"algo": run.label, "env": run.env_id, "seed": run.seed}
+            recorder = EvalRecorder(eval_env, run.eval_freq, run.n_eval_episodes, run.eval_seed, meta, report)
+            model.learn(run.n_timesteps, callback=recorder)
+        finally:
+            train_env.close()
+            eval_env.close()
+        result.status = "finished"
+    except Exception:
+        result.error = traceback.format_exc()
+    if recorder is not None:
+        result.records = recorder.records
+        result.train_seconds = recorder.train_seconds if result.status == "failed" else _last_wall(recorder)
+        result.eval_seconds = recorder.eval_seconds
+    result.total_seconds = time.perf_counter() - started
+    return result
+
+
+def _last_wall(recorder: EvalRecorder) -> float:
+    # the final evaluation happened at the end of training: its record holds the training wall clock
+    return float(recorder.records[-1]["wall_seconds"]) if recorder.records else recorder.train_seconds
