@@ -16,6 +16,7 @@ TINY_ARGS = {
     "recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"],
     "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
     "reinforce_cartpole_novel.py": ["--timesteps", "2000"],
+    "run_small_suite.py": ["--steps", "256", "--eval-freq", "128", "--workers", "2"],
 }
 
 
@@ -26,13 +27,20 @@ def test_every_example_has_a_tiny_budget() -> None:
 @pytest.mark.parametrize("script", sorted(TINY_ARGS))
 def test_example_runs(script: str, tmp_path: Path) -> None:
     extra = ["--save", str(tmp_path / "model")] if script.startswith("dreamer") else []
+    if script == "run_small_suite.py":
+        extra = ["--results", str(tmp_path / "results")]
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *TINY_ARGS[script], *extra],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # the checkout under test, whatever copy of rrl_sb3 the interpreter has installed
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
