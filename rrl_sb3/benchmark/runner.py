@@ -191,6 +191,8 @@ def run_suite(
         log(f"local process pool: {workers} workers x {threads} torch threads")
         _run_local(pending, workers, threads, verbose, collect)
     else:
+        if suite.num_gpus > 0 and suite.device == "cpu":
+            log("note: the runs ask Ray for GPUs but build their models on the CPU; set device (--device cuda) to use them")
         threads = threads_per_run or max(1, int(suite.num_cpus or 1))
         num_cpus = suite.num_cpus if suite.num_cpus is not None else threads
         _run_ray(pending, ray_address, workers, threads, num_cpus, suite.num_gpus, verbose, collect, log)
