@@ -12,6 +12,7 @@ From Python::
 Needs the ``benchmark`` extra (matplotlib, scipy, pyyaml) and, for the Ray backend, the ``ray`` extra.
 """
 
+from rrl_sb3.benchmark import _requirements  # noqa: F401  (first: a clear error without the benchmark extra)
 from rrl_sb3.benchmark.algorithms import ALGORITHMS, BUILTIN_ALGORITHMS, AlgoSpec, get_algorithm, register_algorithm
 from rrl_sb3.benchmark.hyperparams import ConfigError
 from rrl_sb3.benchmark.report import THRESHOLDS, load_results, threshold_for, write_report

@@ -29,11 +29,14 @@ def _names(values: Sequence[str] | None) -> list[str] | None:
 
 
 def _threshold(text: str) -> tuple[str, float]:
-    env_id, sep, value = text.rpartition("=")
+    env_id, _, value = text.rpartition("=")
     try:
-        return env_id, float(value) if sep and env_id else float("x")
+        threshold = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a threshold is ENV_ID=VALUE, got {text!r}") from None
+        threshold = None
+    if not env_id or threshold is None:
+        raise argparse.ArgumentTypeError(f"a threshold is ENV_ID=VALUE, got {text!r}")
+    return env_id, threshold
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -182,9 +182,9 @@ def prepare(settings: Mapping[str, Any], where: str) -> Prepared:
         prepared.normalize = {}
     elif normalize not in (False, None):
         raise ConfigError(f"{where}: normalize must be true, false or a dict of VecNormalize arguments, got {normalize!r}")
-    if raw.get("frame_stack") is not None:
-        prepared.frame_stack = as_positive_int(f"{where}: frame_stack", raw.pop("frame_stack"))
-    raw.pop("frame_stack", None)
+    frame_stack = raw.pop("frame_stack", None)
+    if frame_stack is not None:
+        prepared.frame_stack = as_positive_int(f"{where}: frame_stack", frame_stack)
     env_kwargs = raw.pop("env_kwargs", None) or {}
     if isinstance(env_kwargs, str):
         env_kwargs = parse_python_literal(env_kwargs, f"{where}: env_kwargs")
