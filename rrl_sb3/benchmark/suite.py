@@ -346,6 +346,11 @@ class Suite:
                     RunSpec(entry.name, spec, env.id, seed, budget, eval_freq, self.n_eval_episodes, settings, self.device)
                     for seed in self.seeds
                 )
+        # Seed-major order: the algorithms of one (seed, env) run side by side in time, so the wall clocks they are
+        # compared on see the same machine load; within a group the suite's algorithm order (longest first) holds.
+        seed_rank = {seed: i for i, seed in enumerate(self.seeds)}
+        env_rank = {entry.id: i for i, entry in enumerate(self.envs)}
+        runs.sort(key=lambda run: (seed_rank[run.seed], env_rank[run.env_id]))
         return Plan(runs, skipped)
 
 
