@@ -16,6 +16,7 @@ TINY_ARGS = {
     "recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"],
     "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
     "reinforce_cartpole_novel.py": ["--timesteps", "2000"],
+    "recurrent_sac_pendulum_novel.py": ["--steps", "1100"],
 }
 
 
@@ -25,7 +26,7 @@ def test_every_example_has_a_tiny_budget() -> None:
 
 @pytest.mark.parametrize("script", sorted(TINY_ARGS))
 def test_example_runs(script: str, tmp_path: Path) -> None:
-    extra = ["--save", str(tmp_path / "model")] if script.startswith("dreamer") else []
+    extra = ["--save", str(tmp_path / "model")] if script.startswith(("dreamer", "recurrent_sac")) else []
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *TINY_ARGS[script], *extra],
         capture_output=True,

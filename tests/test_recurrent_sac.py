@@ -349,8 +349,18 @@ def test_finite_losses_with_actions_at_the_bounds(tmp_path) -> None:
     assert all(th.isfinite(p).all() for p in model.policy.parameters())
     actions, _ = model.predict(np.zeros((5, 2), dtype=np.float32), deterministic=True)
     assert np.all(np.abs(actions) > 0.8)
-    stored = model.replay_buffer.prev_actions[: int(model.replay_buffer.n_stored[0])]
-    assert np.abs(stored).max() >= 0.999  # sampled actions reached the bounds
+    # stored actions exactly at the bounds, and an actor whose tanh saturates to exactly +-1 in float32
+    data = model.replay_buffer.sample(8, 8)
+    data = data._replace(prev_actions=th.where(data.prev_actions >= 0, 1.0, -1.0))
+    with th.no_grad():
+        model.actor.head[-1].bias.copy_(th.tensor([50.0, -20.0]))  # mean 50, log_std at its floor
+    values, grads = loss_and_grads(model, data)
+    assert np.isfinite(values).all() and all(th.isfinite(g).all() for g in grads)
+    with th.no_grad():
+        h, _ = model.actor.encoder(data.observations.transpose(0, 1), data.prev_actions.transpose(0, 1), None,
+                                   data.is_first.transpose(0, 1))  # fmt: skip
+        actions, log_prob = model.actor.distribution(h, data.observations.transpose(0, 1)).rsample()
+    assert th.equal(actions, th.ones_like(actions)) and th.isfinite(log_prob).all()
     rows = (tmp_path / "progress.csv").read_text().splitlines()
     header = rows[0].split(",")
     columns = [i for i, key in enumerate(header) if key.startswith("train/")]

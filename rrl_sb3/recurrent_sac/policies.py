@@ -246,9 +246,9 @@ class RecurrentSACPolicy(BasePolicy):
         action_space: spaces.Space,
         lr_schedule: Schedule,
         rnn_type: RnnType = "gru",
-        rnn_hidden_size: int = 128,
+        rnn_hidden_size: int = 64,
         n_rnn_layers: int = 1,
-        embed_dim: int = 64,
+        embed_dim: int = 32,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,
         n_critics: int = 2,
@@ -267,7 +267,7 @@ class RecurrentSACPolicy(BasePolicy):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"policy_kwargs {name} must be an integer >= 1, got {name}={value!r}")
         if net_arch is None:
-            net_arch = [128, 128]
+            net_arch = [64, 64]
         arch = net_arch if isinstance(net_arch, dict) else {"pi": net_arch, "qf": net_arch}
 
         def valid(sizes: Any) -> bool:
