@@ -487,8 +487,10 @@ def test_load_replay_buffer_checks_and_truncates(tmp_path) -> None:
     last = int(model.replay_buffer.pos[0]) - 1
     assert model.replay_buffer.truncated[last, 0]  # the interrupted episode ends as truncated
     other = tiny(short_pendulum(n_envs=2))
+    own = other.replay_buffer
     with pytest.raises(ValueError, match="built for 1 envs"):
         other.load_replay_buffer(tmp_path / "buffer")
+    assert other.replay_buffer is own
 
 
 def test_same_seed_same_results() -> None:

@@ -288,11 +288,14 @@ class RecurrentSAC(OffPolicyAlgorithm):
         :param truncate_last_traj: end the episode in progress in every stream as truncated, as a new ``learn`` call
             (which resets the envs) would
         """
+        previous = self.replay_buffer
         super().load_replay_buffer(path, truncate_last_traj=False)
         buffer = self.replay_buffer
         if not isinstance(buffer, SequenceReplayBuffer):
+            self.replay_buffer = previous  # a failed load leaves the model as it was
             raise TypeError(f"{path} does not hold a SequenceReplayBuffer, got {type(buffer).__name__}")
         if buffer.n_envs != self.n_envs or buffer.observation_space != self.observation_space:
+            self.replay_buffer = previous
             raise ValueError(
                 f"the replay buffer in {path} was built for {buffer.n_envs} envs and {buffer.observation_space}, "
                 f"this model has {self.n_envs} envs and {self.observation_space}"
