@@ -6,6 +6,7 @@ Importing the package registers the ``rrl_sb3/`` Gymnasium ids (see :func:`rrl_s
 from rrl_sb3.dreamer import Dreamer
 from rrl_sb3.envs import list_env_ids, register_envs
 from rrl_sb3.reinforce import REINFORCE
+from rrl_sb3.sac import RecurrentSAC
 from rrl_sb3.version import __version__
 from rrl_sb3.wrappers import FlickerObservation, MaskObservation, MaskVelocity, ObservationNoise
 
@@ -18,6 +19,7 @@ __all__ = [
     "MaskObservation",
     "MaskVelocity",
     "ObservationNoise",
+    "RecurrentSAC",
     "__version__",
     "list_env_ids",
     "register_envs",

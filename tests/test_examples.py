@@ -16,6 +16,7 @@ TINY_ARGS = {
     "recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"],
     "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
     "reinforce_cartpole_novel.py": ["--timesteps", "2000"],
+    "recurrent_sac_pendulum_novel.py": ["--steps", "1100"],
     "run_small_suite.py": ["--steps", "256", "--eval-freq", "128", "--workers", "2"],
 }
 
@@ -26,7 +27,7 @@ def test_every_example_has_a_tiny_budget() -> None:
 
 @pytest.mark.parametrize("script", sorted(TINY_ARGS))
 def test_example_runs(script: str, tmp_path: Path) -> None:
-    extra = ["--save", str(tmp_path / "model")] if script.startswith("dreamer") else []
+    extra = ["--save", str(tmp_path / "model")] if script.startswith(("dreamer", "recurrent_sac")) else []
     if script == "run_small_suite.py":
         extra = ["--results", str(tmp_path / "results")]
     result = subprocess.run(

@@ -1,9 +1,9 @@
 """The algorithms the runner knows: a name -> how to build the model from hyperparameters and an env id.
 
 Adding an algorithm is one :func:`register_algorithm` call (or one entry in :data:`BUILTIN_ALGORITHMS`) plus a
-hyperparameter file ``benchmarks/hyperparams/<name>.yml``; e.g. a recurrent SAC::
+hyperparameter file ``benchmarks/hyperparams/<name>.yml``; e.g. for a new off-policy algorithm for Box actions::
 
-    register_algorithm(AlgoSpec("recurrent_sac", "rrl_sb3.sac:RecurrentSAC", "MlpLstmPolicy", on_policy=False,
+    register_algorithm(AlgoSpec("my_algo", "my_package.my_algo:MyAlgo", "MlpPolicy", on_policy=False,
                                 action_spaces=("Box",)))
 
 The class is named as ``"module:Class"`` and imported when a run starts, so the registry costs nothing to import
@@ -99,6 +99,14 @@ BUILTIN_ALGORITHMS = (
         on_policy=True,
         defaults={"frame_stack": 4},
         description="PPO, MLP policy on the last 4 observations (VecFrameStack)",
+    ),
+    AlgoSpec(
+        "recurrent_sac",
+        "rrl_sb3.sac:RecurrentSAC",
+        "MlpPolicy",
+        on_policy=False,
+        action_spaces=("Box",),
+        description="RecurrentSAC (rrl_sb3), GRU actor and critics",
     ),
     AlgoSpec(
         "sac", "stable_baselines3:SAC", "MlpPolicy", on_policy=False, action_spaces=("Box",), description="SAC, memoryless MLP"

@@ -63,13 +63,17 @@ class EvalRecorder(BaseCallback):
         self.on_record = on_record
         self.records: list[dict[str, Any]] = []
         self.eval_seconds = 0.0
+        self.eval_cpu_seconds = 0.0
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
         self._next_eval = eval_freq
         self._last_eval_step: int | None = None
 
     def _on_training_start(self) -> None:
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
         self.eval_seconds = 0.0
+        self.eval_cpu_seconds = 0.0
         self._next_eval = self.eval_freq
         self._last_eval_step = None
 
@@ -90,8 +94,9 @@ class EvalRecorder(BaseCallback):
 
     def evaluate(self) -> dict[str, Any]:
         """Evaluate now and append the record."""
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         train_seconds = began - self._start - self.eval_seconds
+        train_cpu_seconds = cpu_began - self._cpu_start - self.eval_cpu_seconds
         if self.model.get_vec_normalize_env() is not None:
             sync_envs_normalization(self.model.get_env(), self.eval_env)  # type: ignore[arg-type]
         self.eval_env.seed(self.eval_seed)
@@ -103,11 +108,14 @@ class EvalRecorder(BaseCallback):
             return_episode_rewards=True,
         )
         self.eval_seconds += time.perf_counter() - began
+        self.eval_cpu_seconds += time.process_time() - cpu_began
         returns_ = np.asarray(returns, dtype=np.float64)
         record = {
             **self.meta,
             "env_steps": int(self.num_timesteps),
             "wall_seconds": round(train_seconds, 2),
+            # on a shared machine the wall clock measures the load as much as the algorithm; CPU time does not
+            "cpu_seconds": round(train_cpu_seconds, 2),
             "updates": int(getattr(self.model, "_n_updates", 0)),
             "mean_return": float(returns_.mean()),
             "std_return": float(returns_.std()),

@@ -1,0 +1,8 @@
+"""Recurrent soft actor-critic: SAC with GRU or LSTM actor and critics, trained on replayed sequences."""
+
+from rrl_sb3.sac.policies import RecurrentSACPolicy
+from rrl_sb3.sac.recurrent_sac import RecurrentSAC, SequenceMasks, sequence_masks, soft_td_targets
+
+MlpPolicy = RecurrentSACPolicy
+
+__all__ = ["MlpPolicy", "RecurrentSAC", "RecurrentSACPolicy", "SequenceMasks", "sequence_masks", "soft_td_targets"]

@@ -1,0 +1,404 @@
+"""Policy of :class:`~rrl_sb3.RecurrentSAC`: a recurrent actor, recurrent twin critics and their target copy."""
+
+from __future__ import annotations
+
+import copy
+from itertools import pairwise
+from typing import Any, Literal
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.utils import ConstantSchedule
+from torch import nn
+from torch.nn import functional as F
+
+from rrl_sb3.common.math import symlog
+
+RnnType = Literal["gru", "lstm"]
+#: A recurrent layer's state: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, each ``(n_layers, batch, hidden_size)``.
+RnnState = tuple[th.Tensor, ...]
+
+# Bounds of the actor's log standard deviation (as SB3's SAC): exp(-20) is a deterministic action, exp(2) ~ uniform.
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """Raise ``ValueError`` unless the observation space is a flat ``Box`` and the action space a flat ``Box`` with
+    finite bounds (SAC's squashed Gaussian needs them)."""
+    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+        raise ValueError(
+            f"RecurrentSAC needs a flat (1-D) Box observation space, got {observation_space!r}; "
+            "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
+        )
+    if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
+        raise ValueError(
+            f"RecurrentSAC supports flat Box action spaces only (a squashed Gaussian policy), got {action_space!r}; "
+            "for Discrete actions use Dreamer, REINFORCE or RecurrentPPO"
+        )
+    if not np.all(np.isfinite(action_space.low)) or not np.all(np.isfinite(action_space.high)):
+        raise ValueError(f"RecurrentSAC needs finite bounds on the Box action space, got {action_space!r}")
+
+
+def rnn_unroll(rnn: nn.GRU | nn.LSTM, inputs: th.Tensor, state: RnnState, is_first: th.Tensor) -> tuple[th.Tensor, RnnState]:
+    """Run a GRU or LSTM over time-major sequences, resetting a sequence's state where its episode starts.
+
+    Before step ``t`` the state of sequence ``b`` is multiplied by ``1 - is_first[t, b]``. The sequence is cut only at
+    the steps where some sequence resets, and each piece goes through the recurrent layer in one call, which equals
+    a step-by-step loop.
+
+    :param rnn: a sequence-first ``nn.GRU`` or ``nn.LSTM``
+    :param inputs: ``(seq_len, batch, input_size)``
+    :param state: the state before the first step (see :data:`RnnState`)
+    :param is_first: ``(seq_len, batch)``, 1 where a step is the first of an episode
+    :return: the last layer's outputs ``(seq_len, batch, hidden_size)`` and the state after the last step
+    """
+    seq_len = inputs.shape[0]
+    keep = 1.0 - is_first.to(inputs.dtype).reshape(seq_len, -1)
+    cuts = (th.nonzero((keep[1:] < 1.0).any(dim=1)).flatten() + 1).tolist()
+    outputs = []
+    for begin, end in pairwise([0, *cuts, seq_len]):
+        state = tuple(s * keep[begin].view(1, -1, 1) for s in state)
+        output, new = rnn(inputs[begin:end], state[0] if isinstance(rnn, nn.GRU) else state)
+        state = (new,) if isinstance(rnn, nn.GRU) else tuple(new)
+        outputs.append(output)
+    return (th.cat(outputs) if len(outputs) > 1 else outputs[0]), state
+
+
+def mlp(in_dim: int, sizes: list[int], out_dim: int, activation_fn: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in sizes:
+        layers += [nn.Linear(in_dim, size), activation_fn()]
+        in_dim = size
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class RecurrentEncoder(nn.Module):
+    """History encoder: ``[o_t, a_{t-1}(, symlog r_{t-1})]`` -> linear embedding -> GRU/LSTM -> ``h_t``.
+
+    The previous action and reward are zeroed where an episode starts (they belong to the previous episode).
+
+    :param obs_dim: observation size
+    :param action_dim: action size
+    :param use_reward: read the previous reward too (the critics do; the actor cannot, see :class:`RecurrentSACPolicy`)
+    :param embed_dim: size of the embedding before the recurrent layer
+    :param rnn_type: ``"gru"`` or ``"lstm"``
+    :param hidden_size: size of the recurrent state
+    :param n_layers: stacked recurrent layers
+    :param activation_fn: activation of the embedding
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        use_reward: bool,
+        embed_dim: int,
+        rnn_type: RnnType,
+        hidden_size: int,
+        n_layers: int,
+        activation_fn: type[nn.Module],
+    ) -> None:
+        super().__init__()
+        self.use_reward = use_reward
+        self.embed = nn.Sequential(nn.Linear(obs_dim + action_dim + int(use_reward), embed_dim), activation_fn())
+        self.rnn: nn.GRU | nn.LSTM = (nn.GRU if rnn_type == "gru" else nn.LSTM)(embed_dim, hidden_size, n_layers)
+        self.n_states = 1 if rnn_type == "gru" else 2
+
+    def initial_state(self, batch: int, device: th.device) -> RnnState:
+        zeros = th.zeros(self.rnn.num_layers, batch, self.rnn.hidden_size, device=device)
+        return tuple(zeros.clone() for _ in range(self.n_states))
+
+    def forward(
+        self,
+        obs: th.Tensor,
+        prev_action: th.Tensor,
+        prev_reward: th.Tensor | None,
+        is_first: th.Tensor,
+        state: RnnState | None = None,
+    ) -> tuple[th.Tensor, RnnState]:
+        """Encode time-major sequences ``(L, B, ...)`` (``is_first`` and ``prev_reward``: ``(L, B)``).
+
+        :return: ``h`` ``(L, B, hidden_size)`` and the state after the last step
+        """
+        start = is_first.bool().unsqueeze(-1)
+        parts = [obs.float(), th.where(start, 0.0, prev_action.float())]
+        if self.use_reward:
+            assert prev_reward is not None
+            parts.append(th.where(start, 0.0, symlog(prev_reward.float()).unsqueeze(-1)))
+        inputs = self.embed(th.cat(parts, dim=-1))
+        if state is None:
+            state = self.initial_state(obs.shape[1], obs.device)
+        return rnn_unroll(self.rnn, inputs, state, is_first)
+
+
+class SquashedGaussian:
+    """``a = tanh(u)``, ``u ~ N(mean, std)``, with the log-density of ``a`` (change of variables, numerically stable).
+
+    :param mean: mean of ``u``
+    :param log_std: log standard deviation of ``u``
+    """
+
+    def __init__(self, mean: th.Tensor, log_std: th.Tensor) -> None:
+        self.mean, self.log_std = mean, log_std
+        self.normal = th.distributions.Normal(mean, log_std.exp())
+
+    @staticmethod
+    def log_abs_det_jacobian(u: th.Tensor) -> th.Tensor:
+        """``log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u))``: finite even where ``tanh(u)`` rounds to +-1."""
+        return 2.0 * (np.log(2.0) - u - F.softplus(-2.0 * u))
+
+    def rsample(self) -> tuple[th.Tensor, th.Tensor]:
+        """A reparameterised sample and its log-density, summed over the action dimensions."""
+        u = self.normal.rsample()
+        return th.tanh(u), self.log_prob_pre_tanh(u)
+
+    def log_prob_pre_tanh(self, u: th.Tensor) -> th.Tensor:
+        return (self.normal.log_prob(u) - self.log_abs_det_jacobian(u)).sum(-1)
+
+    def mode(self) -> th.Tensor:
+        return th.tanh(self.mean)
+
+
+class RecurrentActor(nn.Module):
+    """``pi(a_t | o_0..o_t, a_0..a_{t-1})``: a recurrent encoder, then an MLP on ``[h_t, o_t]`` to a squashed Gaussian."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        embed_dim: int,
+        rnn_type: RnnType,
+        hidden_size: int,
+        n_layers: int,
+        net_arch: list[int],
+        activation_fn: type[nn.Module],
+    ) -> None:
+        super().__init__()
+        self.encoder = RecurrentEncoder(obs_dim, action_dim, False, embed_dim, rnn_type, hidden_size, n_layers, activation_fn)
+        self.head = mlp(hidden_size + obs_dim, net_arch, 2 * action_dim, activation_fn)
+
+    def distribution(self, h: th.Tensor, obs: th.Tensor) -> SquashedGaussian:
+        mean, log_std = self.head(th.cat([h, obs.float()], dim=-1)).chunk(2, dim=-1)
+        return SquashedGaussian(mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX))
+
+
+class RecurrentCritic(nn.Module):
+    """Twin (or ``n_critics``) Q heads on ``[h_t, o_t, a_t]`` over one recurrent encoder of the full history
+    (observations, previous actions and previous rewards)."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        embed_dim: int,
+        rnn_type: RnnType,
+        hidden_size: int,
+        n_layers: int,
+        net_arch: list[int],
+        activation_fn: type[nn.Module],
+        n_critics: int,
+    ) -> None:
+        super().__init__()
+        self.encoder = RecurrentEncoder(obs_dim, action_dim, True, embed_dim, rnn_type, hidden_size, n_layers, activation_fn)
+        in_dim = hidden_size + obs_dim + action_dim
+        self.q_heads = nn.ModuleList([mlp(in_dim, net_arch, 1, activation_fn) for _ in range(n_critics)])
+
+    def q_values(self, h: th.Tensor, obs: th.Tensor, action: th.Tensor) -> th.Tensor:
+        """Every head's ``Q(h_t, o_t, a_t)``, stacked on a new first axis: ``(n_critics, ...)``."""
+        x = th.cat([h, obs.float(), action], dim=-1)
+        return th.stack([head(x).squeeze(-1) for head in self.q_heads])
+
+
+class RecurrentSACPolicy(BasePolicy):
+    """Actor, critics and target critics of :class:`~rrl_sb3.RecurrentSAC`, and recurrent acting.
+
+    The actor and the critics have **separate** recurrent encoders (sharing one destabilises training); the
+    ``n_critics`` Q heads share the critics' encoder, and the target critics are a Polyak-averaged copy of the
+    critics. The critics read ``(o_t, a_{t-1}, r_{t-1})``; the actor reads ``(o_t, a_{t-1})``: SB3's ``predict`` (and
+    so ``evaluate_policy``) never sees rewards, so an actor that needed them could not act outside ``learn``.
+
+    **Recurrent state.** :meth:`predict` returns a tuple of numpy arrays with the **env axis second**: the actor's
+    recurrent state ``(h,)`` (GRU) or ``(h, c)`` (LSTM), each ``(n_rnn_layers, n_envs, rnn_hidden_size)``, followed
+    by the previous action (in ``[-1, 1]``) as ``(1, n_envs, action_dim)``. ``state=None`` is the initial state, and an
+    env whose ``episode_start`` is true starts from it.
+
+    :param observation_space: flat ``Box`` observation space
+    :param action_space: flat ``Box`` action space with finite bounds
+    :param lr_schedule: learning rate schedule (its value at progress 1 sets the optimizers' initial rate)
+    :param rnn_type: ``"gru"`` or ``"lstm"``
+    :param rnn_hidden_size: size of each recurrent state
+    :param n_rnn_layers: stacked recurrent layers of each encoder
+    :param embed_dim: size of the linear embedding of ``[o_t, a_{t-1}(, r_{t-1})]`` before the recurrent layer
+    :param net_arch: hidden layers of the actor head and of each Q head: a list, or ``dict(pi=[...], qf=[...])``
+    :param activation_fn: activation of the embeddings and heads
+    :param n_critics: number of Q heads (the target is their minimum)
+    :param optimizer_class: optimizer of the actor and of the critics
+    :param optimizer_kwargs: extra keyword arguments of the optimizer
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        rnn_type: RnnType = "gru",
+        rnn_hidden_size: int = 64,
+        n_rnn_layers: int = 1,
+        embed_dim: int = 32,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        n_critics: int = 2,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        check_spaces(observation_space, action_space)
+        if rnn_type not in ("gru", "lstm"):
+            raise ValueError(f"policy_kwargs rnn_type must be 'gru' or 'lstm', got rnn_type={rnn_type!r}")
+        for name, value in (
+            ("rnn_hidden_size", rnn_hidden_size),
+            ("n_rnn_layers", n_rnn_layers),
+            ("embed_dim", embed_dim),
+            ("n_critics", n_critics),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"policy_kwargs {name} must be an integer >= 1, got {name}={value!r}")
+        if net_arch is None:
+            net_arch = [64, 64]
+        arch = net_arch if isinstance(net_arch, dict) else {"pi": net_arch, "qf": net_arch}
+
+        def valid(sizes: Any) -> bool:
+            return isinstance(sizes, (list, tuple)) and all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in sizes
+            )
+
+        if set(arch) != {"pi", "qf"} or not all(valid(v) for v in arch.values()):
+            raise ValueError(
+                "policy_kwargs net_arch must be a list of layer sizes >= 1 or dict(pi=[...], qf=[...]), "
+                f"got net_arch={net_arch!r}"
+            )
+        super().__init__(
+            observation_space,
+            action_space,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            squash_output=True,
+        )
+        self.rnn_type: RnnType = rnn_type
+        self.rnn_hidden_size, self.n_rnn_layers, self.embed_dim = int(rnn_hidden_size), int(n_rnn_layers), int(embed_dim)
+        self.net_arch = net_arch
+        self.activation_fn = activation_fn
+        self.n_critics = int(n_critics)
+        obs_dim, self.action_dim = int(observation_space.shape[0]), int(action_space.shape[0])  # type: ignore[index]
+        rnn = dict(embed_dim=self.embed_dim, rnn_type=rnn_type, hidden_size=self.rnn_hidden_size, n_layers=self.n_rnn_layers)
+        self.actor = RecurrentActor(obs_dim, self.action_dim, **rnn, net_arch=list(arch["pi"]), activation_fn=activation_fn)
+        self.critic = RecurrentCritic(
+            obs_dim, self.action_dim, **rnn, net_arch=list(arch["qf"]), activation_fn=activation_fn, n_critics=self.n_critics
+        )
+        self.critic_target = copy.deepcopy(self.critic)
+        self.critic_target.requires_grad_(False)
+        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            lr_schedule=ConstantSchedule(self.actor.optimizer.param_groups[0]["lr"]),
+            rnn_type=self.rnn_type,
+            rnn_hidden_size=self.rnn_hidden_size,
+            n_rnn_layers=self.n_rnn_layers,
+            embed_dim=self.embed_dim,
+            net_arch=self.net_arch,
+            activation_fn=self.activation_fn,
+            n_critics=self.n_critics,
+            optimizer_class=self.optimizer_class,
+            optimizer_kwargs=self.optimizer_kwargs,
+        )
+        data.pop("squash_output", None)
+        return data
+
+    def set_training_mode(self, mode: bool) -> None:
+        self.actor.train(mode)
+        self.critic.train(mode)
+        self.training = mode
+
+    # --- acting ----------------------------------------------------------------------------------------------------
+
+    def initial_state(self, n_envs: int) -> RnnState:
+        """The actor's state before an episode: the recurrent state(s) and a zero previous action (see the class doc)."""
+        rnn_state = self.actor.encoder.initial_state(n_envs, self.device)
+        return (*rnn_state, th.zeros(1, n_envs, self.action_dim, device=self.device))
+
+    def step(
+        self, obs: th.Tensor, state: RnnState, episode_start: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, RnnState]:
+        """One step of every env: reset the state where ``episode_start``, read ``(o_t, a_{t-1})``, choose ``a_t``.
+
+        :param obs: ``(n_envs, obs_dim)``
+        :param state: the carried state (see :meth:`initial_state`)
+        :param episode_start: ``(n_envs,)``
+        :param deterministic: act with ``tanh(mean)`` instead of sampling
+        :return: the action in ``[-1, 1]`` ``(n_envs, action_dim)`` and the new state (whose last part is that action)
+        """
+        *rnn_state, prev_action = state
+        starts = episode_start.float().view(1, -1)
+        h, new_rnn = self.actor.encoder(obs.float().unsqueeze(0), prev_action, None, starts, tuple(rnn_state))
+        dist = self.actor.distribution(h[0], obs)
+        action = dist.mode() if deterministic else dist.rsample()[0]
+        return action, (*new_rnn, action.unsqueeze(0))
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
+        """One memoryless step from the initial state (use :meth:`predict` with ``state`` to act with memory)."""
+        return self._predict(obs, deterministic)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        obs = observation if isinstance(observation, th.Tensor) else th.as_tensor(observation)
+        n = obs.shape[0]
+        action, _ = self.step(obs, self.initial_state(n), th.ones(n, device=self.device), deterministic)
+        return action
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Act from observations, carrying the recurrent state.
+
+        :param observation: one observation or a batch ``(n_envs, obs_dim)``
+        :param state: the state returned by the previous call, or ``None`` to start every env afresh
+        :param episode_start: ``(n_envs,)`` flags; the state of every env whose flag is true is reset first
+        :param deterministic: act with the mean action (``tanh`` of the Gaussian's mean)
+        :return: the actions (in the env's action space) and the new state, env axis second (see the class doc)
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized_env = self.obs_to_tensor(observation)
+        n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
+        expected = [tuple(s.shape) for s in self.initial_state(n_envs)]
+        if state is None:
+            state_t = self.initial_state(n_envs)
+        else:
+            if len(state) != len(expected) or [tuple(np.shape(s)) for s in state] != expected:
+                raise ValueError(
+                    f"state must be the tuple returned by predict for {n_envs} envs, with shapes {expected}, "
+                    f"got shapes {[np.shape(s) for s in state]}"
+                )
+            state_t = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.device) for s in state)
+        starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start, dtype=np.float32).reshape(-1)
+        if starts.shape != (n_envs,):
+            raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
+        with th.no_grad():
+            action, new_state = self.step(
+                obs_tensor,  # type: ignore[arg-type]
+                state_t,
+                th.as_tensor(starts, device=self.device),
+                deterministic,
+            )
+        actions = np.clip(self.unscale_action(action.cpu().numpy()), self.action_space.low, self.action_space.high)  # type: ignore[attr-defined]
+        if not vectorized_env:
+            actions = actions.squeeze(axis=0)
+        return actions, tuple(s.cpu().numpy() for s in new_state)

@@ -1,0 +1,488 @@
+"""Recurrent soft actor-critic (SAC with GRU/LSTM actor and critics) as an SB3 off-policy algorithm."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NamedTuple, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import maybe_make_env
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.noise import ActionNoise
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import obs_as_tensor, polyak_update
+
+from rrl_sb3.common.buffers import SequenceReplayBuffer, SequenceReplayBufferSamples
+from rrl_sb3.common.utils import is_int, require, resolve_policy_and_env
+from rrl_sb3.sac.policies import RecurrentSACPolicy, RnnState, check_spaces
+
+SelfRecurrentSAC = TypeVar("SelfRecurrentSAC", bound="RecurrentSAC")
+
+
+class SequenceMasks(NamedTuple):
+    """Which parts of a replayed chunk (time-major, ``(L, B)``) enter the losses.
+
+    :param actor: rows the actor loss averages over: recurrent state warmed up, and not the last observation of an
+        episode (no action is taken from it)
+    :param critic: transitions ``t -> t + 1`` (``(L - 1, B)``) the critic loss averages over: state warmed up at
+        ``t`` and ``t + 1`` in the same episode (not a boundary between two episodes)
+    """
+
+    actor: th.Tensor
+    critic: th.Tensor
+
+
+def sequence_masks(is_first: th.Tensor, terminated: th.Tensor, truncated: th.Tensor, burn_in: int) -> SequenceMasks:
+    """The loss masks of a chunk, time-major ``(L, B)`` flags as sampled from a :class:`SequenceReplayBuffer`.
+
+    A chunk may begin mid-episode, where its recurrent state starts from zero instead of from the episode's history;
+    the first ``burn_in`` rows of such an episode only warm the state up. Rows of an episode that starts inside the
+    chunk have their exact state and always count.
+    """
+    first = is_first.bool()
+    length = first.shape[0]
+    started = th.cumsum(first.long(), dim=0) > 0
+    warm = started | (th.arange(length, device=first.device) >= burn_in).view(-1, *([1] * (first.dim() - 1)))
+    final = terminated.bool() | truncated.bool()
+    return SequenceMasks(actor=warm & ~final, critic=warm[:-1] & ~first[1:])
+
+
+def soft_td_targets(
+    rewards: th.Tensor,
+    terminated: th.Tensor,
+    next_q: th.Tensor,
+    next_log_prob: th.Tensor,
+    ent_coef: th.Tensor | float,
+    gamma: float,
+) -> th.Tensor:
+    """Soft Q targets ``r_t + gamma * (1 - terminated_{t+1}) * (Q'(t+1) - ent_coef * log pi(a'_{t+1}))``.
+
+    Only a termination stops the bootstrap: the last observation of a truncated episode is a row of its own in the
+    replay buffer, and the target bootstraps from it like from any other.
+
+    :param rewards: ``r_t``
+    :param terminated: whether ``o_{t+1}`` is terminal
+    :param next_q: the target critics' minimum at ``o_{t+1}`` and a fresh action ``a'_{t+1} ~ pi``
+    :param next_log_prob: ``log pi(a'_{t+1})``
+    :param ent_coef: entropy coefficient
+    :param gamma: discount factor
+    """
+    soft_value = next_q - ent_coef * next_log_prob
+    # where, not a product: a non-finite value beyond a terminal state cannot leak into the target
+    return rewards + gamma * th.where(terminated.bool(), th.zeros_like(soft_value), soft_value)
+
+
+class RecurrentSAC(OffPolicyAlgorithm):
+    """Soft actor-critic with recurrent (GRU or LSTM) actor and critics, for partially observable tasks.
+
+    The actor reads the history ``(o_t, a_{t-1})`` and the critics the history ``(o_t, a_{t-1}, r_{t-1})`` through
+    **separate** recurrent encoders; ``n_critics=2`` Q heads share the critics' encoder, and a Polyak-averaged copy of
+    the critics gives the targets. The entropy coefficient is tuned automatically towards ``-dim(A)`` by default, and
+    actions come from a tanh-squashed Gaussian.
+
+    Experience goes into a :class:`~rrl_sb3.common.SequenceReplayBuffer`. Every gradient step samples
+    ``batch_size`` chunks of ``sequence_length`` consecutive steps, unrolls the three encoders (actor, critics, target
+    critics) over them, resetting the state where an episode starts inside a chunk, and averages the losses over the
+    valid positions only (see :func:`sequence_masks`): never over a transition between two episodes, nor over the
+    first ``burn_in`` rows of an episode that began before the chunk (their state is still warming up). Targets
+    bootstrap through a truncation (time limit) and not through a termination (see :func:`soft_td_targets`).
+
+    While collecting, the actor's state of every env is carried from step to step and reset at episode start, also
+    during the ``learning_starts`` random steps. SB3's ``train_freq`` and ``gradient_steps`` set the number of
+    gradient steps per env step (one per step by default, as SAC).
+
+    ``RecurrentSAC("rrl_sb3/PendulumNoVel-v1")`` is the shortest call: an env id (or env) as the only argument implies
+    ``"MlpPolicy"``. See :class:`~rrl_sb3.sac.policies.RecurrentSACPolicy` for the layout of the recurrent
+    state returned by ``predict`` and for the network options (``policy_kwargs``: ``rnn_type="gru" | "lstm"``,
+    ``rnn_hidden_size``, ``embed_dim``, ``net_arch``, ...).
+
+    :param policy: ``"MlpPolicy"`` (or a :class:`RecurrentSACPolicy` subclass), or an env / env id when ``env`` is not
+        given
+    :param env: the environment (an env id, a ``gymnasium.Env`` or a ``VecEnv``)
+    :param learning_rate: learning rate of the actor, the critics and the entropy coefficient (float or schedule of
+        the remaining progress)
+    :param buffer_size: replay capacity in rows (env steps plus one row per episode start), over all envs
+    :param learning_starts: env steps of uniformly random actions before training starts
+    :param batch_size: sequences per gradient step
+    :param sequence_length: steps per replayed sequence
+    :param burn_in: rows at the start of a sequence that only warm up the recurrent state when the sequence begins
+        mid-episode
+    :param tau: Polyak coefficient of the target critics, per gradient step
+    :param gamma: discount factor
+    :param train_freq: train every ``train_freq`` steps of the VecEnv (or ``(n, "episode")``)
+    :param gradient_steps: gradient steps per training round (``-1``: as many as env steps collected in the round)
+    :param action_noise: extra exploration noise added to the sampled actions (not needed by SAC)
+    :param ent_coef: entropy coefficient: a float (fixed), ``"auto"`` (learned, starting at 1) or ``"auto_<init>"``
+    :param target_entropy: entropy the learned coefficient aims at; ``"auto"`` is ``-dim(A)``
+    :param target_update_interval: gradient steps between two updates of the target critics
+    :param max_grad_norm: clip the gradient norm of the actor and of the critics to this value (``None``: no clipping)
+    :param stats_window_size: episodes averaged for ``rollout/ep_rew_mean``
+    :param tensorboard_log: tensorboard log directory
+    :param policy_kwargs: keyword arguments of :class:`RecurrentSACPolicy`
+    :param verbose: 0 silent, 1 training information, 2 debug
+    :param seed: random seed
+    :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param _init_setup_model: build the networks and the buffer at construction
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": RecurrentSACPolicy}
+    policy: RecurrentSACPolicy
+    replay_buffer: SequenceReplayBuffer | None  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        policy: str | type[RecurrentSACPolicy] | GymEnv = "MlpPolicy",
+        env: GymEnv | str | None = None,
+        learning_rate: float | Schedule = 1e-3,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 1000,
+        batch_size: int = 32,
+        sequence_length: int = 32,
+        burn_in: int = 0,
+        tau: float = 0.005,
+        gamma: float = 0.99,
+        train_freq: int | tuple[int, str] = 1,
+        gradient_steps: int = 1,
+        action_noise: ActionNoise | None = None,
+        ent_coef: str | float = "auto",
+        target_entropy: str | float = "auto",
+        target_update_interval: int = 1,
+        max_grad_norm: float | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        policy, env = resolve_policy_and_env("RecurrentSAC", self.policy_aliases, RecurrentSACPolicy, "MlpPolicy", policy, env)
+        if env is not None:
+            env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get RecurrentSAC's error, not SB3's
+            check_spaces(env.observation_space, env.action_space)
+        super().__init__(
+            policy,
+            env,  # type: ignore[arg-type]
+            learning_rate,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            tau=tau,
+            gamma=gamma,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+            action_noise=action_noise,
+            replay_buffer_class=SequenceReplayBuffer,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            support_multi_env=True,
+            seed=seed,
+            sde_support=False,
+            supported_action_spaces=(spaces.Box,),
+        )
+        self.sequence_length = sequence_length
+        self.burn_in = burn_in
+        self.ent_coef = ent_coef
+        self.target_entropy = target_entropy
+        self.target_update_interval = target_update_interval
+        self.max_grad_norm = max_grad_norm
+        self.log_ent_coef: th.Tensor | None = None
+        self.ent_coef_optimizer: th.optim.Optimizer | None = None
+        self._rnn_state: RnnState | None = None
+        self._check_hyperparameters()
+        if _init_setup_model:
+            self._setup_model()
+
+    def _check_hyperparameters(self) -> None:
+        def check(name: str, ok: bool, what: str) -> None:
+            require(name, getattr(self, name), ok, what)
+
+        def is_number(value: Any) -> bool:
+            return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+        for name in ("buffer_size", "batch_size", "target_update_interval"):
+            check(name, is_int(getattr(self, name)) and getattr(self, name) >= 1, "an integer >= 1")
+        check("sequence_length", is_int(self.sequence_length) and self.sequence_length >= 2, "an integer >= 2")
+        for name in ("learning_starts", "burn_in"):
+            check(name, is_int(getattr(self, name)) and getattr(self, name) >= 0, "an integer >= 0")
+        if is_int(self.burn_in) and is_int(self.sequence_length) and self.burn_in >= self.sequence_length - 1:
+            raise ValueError(
+                f"burn_in must be smaller than sequence_length - 1 = {self.sequence_length - 1} (some transitions must "
+                f"remain for the losses), got burn_in={self.burn_in!r}"
+            )
+        check("gamma", is_number(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]")
+        check("tau", is_number(self.tau) and 0.0 < self.tau <= 1.0, "in (0, 1]")
+        check("gradient_steps", is_int(self.gradient_steps) and self.gradient_steps >= -1, "an integer >= -1")
+        freq = self.train_freq[0] if isinstance(self.train_freq, tuple) else self.train_freq
+        check("train_freq", is_int(freq) and freq >= 1, "an integer >= 1 or a tuple (n >= 1, 'step' | 'episode')")
+        if isinstance(self.ent_coef, str):
+            init = self.ent_coef[len("auto_") :] if self.ent_coef.startswith("auto_") else "1.0"
+            try:
+                ok = self.ent_coef == "auto" or (self.ent_coef.startswith("auto_") and float(init) > 0)
+            except ValueError:
+                ok = False
+            check("ent_coef", ok, "a number >= 0, 'auto' or 'auto_<initial value > 0>'")
+        else:
+            check("ent_coef", is_number(self.ent_coef) and np.isfinite(self.ent_coef) and self.ent_coef >= 0, "a number >= 0")
+        check(
+            "target_entropy",
+            self.target_entropy == "auto" or (is_number(self.target_entropy) and np.isfinite(self.target_entropy)),
+            "'auto' or a finite number",
+        )
+        check(
+            "max_grad_norm",
+            self.max_grad_norm is None or (is_number(self.max_grad_norm) and self.max_grad_norm > 0),
+            "None or a positive number",
+        )
+        if not callable(self.learning_rate):
+            lr = self.learning_rate
+            check("learning_rate", is_number(lr) and np.isfinite(lr) and lr > 0, "a positive number or a schedule")
+        if self.env is not None:
+            per_env = self.buffer_size // self.env.num_envs
+            if per_env < max(self.sequence_length, 2):
+                raise ValueError(
+                    f"buffer_size={self.buffer_size} keeps {per_env} rows per env, fewer than "
+                    f"sequence_length={self.sequence_length}"
+                )
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self._create_aliases()
+        if self.target_entropy == "auto":
+            self.target_entropy = -float(np.prod(self.action_space.shape))  # type: ignore[arg-type]
+        self.target_entropy = float(self.target_entropy)
+        if isinstance(self.ent_coef, str):
+            init = float(self.ent_coef.split("_")[1]) if "_" in self.ent_coef else 1.0
+            self.log_ent_coef = th.log(th.full((1,), init, device=self.device)).requires_grad_(True)
+            self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1))
+        else:
+            self.ent_coef_tensor = th.tensor(float(self.ent_coef), device=self.device)
+
+    def _create_aliases(self) -> None:
+        self.actor = self.policy.actor
+        self.critic = self.policy.critic
+        self.critic_target = self.policy.critic_target
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "actor", "critic", "critic_target", "_rnn_state"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts = ["policy", "actor.optimizer", "critic.optimizer"]
+        if self.ent_coef_optimizer is not None:
+            state_dicts.append("ent_coef_optimizer")
+            return state_dicts, ["log_ent_coef"]
+        return state_dicts, ["ent_coef_tensor"]
+
+    def load_replay_buffer(self, path: Any, truncate_last_traj: bool = True) -> None:
+        """Load a replay buffer saved by ``save_replay_buffer``; it must be a :class:`SequenceReplayBuffer` built for
+        this model's number of envs and observation space.
+
+        :param path: path of the pickle file
+        :param truncate_last_traj: end the episode in progress in every stream as truncated, as a new ``learn`` call
+            (which resets the envs) would
+        """
+        previous = self.replay_buffer
+        super().load_replay_buffer(path, truncate_last_traj=False)
+        buffer = self.replay_buffer
+        if not isinstance(buffer, SequenceReplayBuffer):
+            self.replay_buffer = previous  # a failed load leaves the model as it was
+            raise TypeError(f"{path} does not hold a SequenceReplayBuffer, got {type(buffer).__name__}")
+        if buffer.n_envs != self.n_envs or buffer.observation_space != self.observation_space:
+            self.replay_buffer = previous
+            raise ValueError(
+                f"the replay buffer in {path} was built for {buffer.n_envs} envs and {buffer.observation_space}, "
+                f"this model has {self.n_envs} envs and {self.observation_space}"
+            )
+        if truncate_last_traj:
+            buffer.truncate_last_episodes()
+
+    # --- collecting ----------------------------------------------------------------------------------------------
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        fresh = reset_num_timesteps or self._last_obs is None  # the envs are about to be reset
+        if fresh and self.replay_buffer is not None:
+            # The buffer must not glue the new episodes onto the interrupted ones.
+            self.replay_buffer.truncate_last_episodes()
+        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        assert self.env is not None
+        if fresh or self._rnn_state is None or self._rnn_state[0].shape[1] != self.env.num_envs:
+            self._rnn_state = self.policy.initial_state(self.env.num_envs)
+        return result
+
+    def _sample_action(
+        self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Step the actor with the carried state (reset where an episode starts) and choose the actions: uniformly at
+        random before ``learning_starts``, else sampled (plus ``action_noise``). The state remembers the action taken.
+
+        :return: the actions for the env and the same actions in ``[-1, 1]`` for the buffer
+        """
+        assert self._last_obs is not None and self._rnn_state is not None
+        with th.no_grad():
+            obs = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
+            starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
+            action, state = self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+        if self.num_timesteps < learning_starts:
+            scaled = self.policy.scale_action(np.array([self.action_space.sample() for _ in range(n_envs)]))
+        else:
+            scaled = action.cpu().numpy()
+        if action_noise is not None:
+            scaled = scaled + action_noise()
+        scaled = np.clip(scaled, -1.0, 1.0).astype(np.float32)
+        self._rnn_state = (*state[:-1], th.as_tensor(scaled, device=self.device).unsqueeze(0))
+        return self.policy.unscale_action(scaled), scaled
+
+    def _store_transition(
+        self,
+        replay_buffer: ReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | dict[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
+        self._last_episode_starts = dones  # the next step of a done env starts a new episode: reset its state
+
+    def learn(
+        self: SelfRecurrentSAC,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "RecurrentSAC",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfRecurrentSAC:
+        """Train for ``total_timesteps`` env steps (SB3's ``learn``); ``log_interval`` is in episodes."""
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
+
+    # --- training ------------------------------------------------------------------------------------------------
+
+    def _current_ent_coef(self) -> th.Tensor:
+        if self.log_ent_coef is not None:
+            return th.exp(self.log_ent_coef.detach())
+        return self.ent_coef_tensor
+
+    def compute_losses(self, data: SequenceReplayBufferSamples) -> dict[str, th.Tensor]:
+        """The critic loss, the entropy-coefficient loss and what the actor loss needs, on one batch of chunks.
+
+        :param data: batch-major chunks ``(B, L, ...)`` from the replay buffer
+        :return: ``critic_loss`` (with gradients into the critics), ``ent_coef_loss`` (into ``log_ent_coef``, or
+            ``None``), ``log_prob``, ``actions_pi`` (with gradients into the actor), the critics' encoding ``h_critic``
+            (detached), and the time-major observations and masks the actor loss needs
+        """
+        # Time-major (L, B, ...) for the recurrent layers.
+        obs = data.observations.transpose(0, 1).float()
+        prev_actions = data.prev_actions.transpose(0, 1).float()
+        rewards = data.rewards.transpose(0, 1)
+        terminated, truncated, is_first = (x.transpose(0, 1) for x in (data.terminated, data.truncated, data.is_first))
+        masks = sequence_masks(is_first, terminated, truncated, self.burn_in)
+        n_actor, n_critic = masks.actor.sum().clamp(min=1), masks.critic.sum().clamp(min=1)
+
+        h_actor, _ = self.actor.encoder(obs, prev_actions, None, is_first)
+        actions_pi, log_prob = self.actor.distribution(h_actor, obs).rsample()
+
+        ent_coef = self._current_ent_coef()
+        ent_coef_loss = None
+        if self.log_ent_coef is not None:
+            gap = th.where(masks.actor, log_prob.detach() + self.target_entropy, 0.0)
+            ent_coef_loss = -(self.log_ent_coef * gap).sum() / n_actor
+
+        with th.no_grad():
+            h_target, _ = self.critic_target.encoder(obs, prev_actions, rewards, is_first)
+            next_q = self.critic_target.q_values(h_target[1:], obs[1:], actions_pi[1:]).min(dim=0).values
+            # a_t is stored with o_{t+1} (row t + 1), as r_t and whether o_{t+1} is terminal
+            targets = soft_td_targets(rewards[1:], terminated[1:], next_q, log_prob[1:], ent_coef, self.gamma)
+            targets = th.where(masks.critic, targets, 0.0)
+
+        h_critic, _ = self.critic.encoder(obs, prev_actions, rewards, is_first)
+        q_values = self.critic.q_values(h_critic[:-1], obs[:-1], prev_actions[1:])
+        squared = th.where(masks.critic, (q_values - targets) ** 2, 0.0)
+        critic_loss = 0.5 * squared.sum() / n_critic  # summed over the critics, averaged over valid transitions
+        return {
+            "critic_loss": critic_loss,
+            "ent_coef_loss": ent_coef_loss,  # type: ignore[dict-item]
+            "ent_coef": ent_coef,
+            "log_prob": log_prob,
+            "actions_pi": actions_pi,
+            "h_critic": h_critic.detach(),
+            "obs": obs,
+            "actor_mask": masks.actor,
+            "n_actor": n_actor,
+            "q_mean": (th.where(masks.critic, q_values[0], 0.0).sum() / n_critic).detach(),
+        }
+
+    def actor_loss(self, losses: dict[str, th.Tensor]) -> th.Tensor:
+        """``mean(ent_coef * log pi(a|h) - min_i Q_i(h, a))`` over the actor mask, ``a ~ pi`` reparameterised."""
+        q_pi = self.critic.q_values(losses["h_critic"], losses["obs"], losses["actions_pi"]).min(dim=0).values
+        per_row = losses["ent_coef"] * losses["log_prob"] - q_pi
+        return th.where(losses["actor_mask"], per_row, 0.0).sum() / losses["n_actor"]
+
+    def _step(self, module: th.nn.Module, optimizer: th.optim.Optimizer, loss: th.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.max_grad_norm is not None:
+            th.nn.utils.clip_grad_norm_(module.parameters(), self.max_grad_norm)
+        optimizer.step()
+
+    def train(self, gradient_steps: int, batch_size: int = 32) -> None:
+        """Run ``gradient_steps`` updates of the critics, the actor, the entropy coefficient and the targets."""
+        assert self.replay_buffer is not None
+        if not (self.replay_buffer.n_stored >= self.sequence_length).any():
+            return  # no stream holds a full sequence yet
+        self.policy.set_training_mode(True)
+        optimizers = [self.actor.optimizer, self.critic.optimizer]
+        if self.ent_coef_optimizer is not None:
+            optimizers.append(self.ent_coef_optimizer)
+        self._update_learning_rate(optimizers)
+
+        metrics: dict[str, list[float]] = {}
+        for gradient_step in range(gradient_steps):
+            data = self.replay_buffer.sample(batch_size, self.sequence_length, env=self._vec_normalize_env)
+            losses = self.compute_losses(data)
+            if losses["ent_coef_loss"] is not None:
+                assert self.ent_coef_optimizer is not None
+                self.ent_coef_optimizer.zero_grad(set_to_none=True)
+                losses["ent_coef_loss"].backward()
+                self.ent_coef_optimizer.step()
+                metrics.setdefault("ent_coef_loss", []).append(losses["ent_coef_loss"].item())
+            self._step(self.critic, self.critic.optimizer, losses["critic_loss"])
+            actor_loss = self.actor_loss(losses)
+            self._step(self.actor, self.actor.optimizer, actor_loss)
+            if gradient_step % self.target_update_interval == 0:
+                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+            log_prob = th.where(losses["actor_mask"], losses["log_prob"].detach(), 0.0).sum() / losses["n_actor"]
+            for key, value in (
+                ("actor_loss", actor_loss.item()),
+                ("critic_loss", losses["critic_loss"].item()),
+                ("ent_coef", losses["ent_coef"].item()),
+                ("entropy", -log_prob.item()),
+                ("q_mean", losses["q_mean"].item()),
+            ):
+                metrics.setdefault(key, []).append(value)
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
+        for key, values in metrics.items():
+            self.logger.record(f"train/{key}", float(np.mean(values)))
