@@ -7,12 +7,12 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
 from rrl_sb3.common.math import ReturnNormalizer
+from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.utils import check_flat_spaces
 from rrl_sb3.dreamer.behavior import Actor, Critic
 from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
@@ -20,7 +20,7 @@ from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
 DreamerState = tuple[th.Tensor, th.Tensor, th.Tensor]
 
 
-class DreamerPolicy(BasePolicy):
+class DreamerPolicy(RecurrentStatePolicy):
     """World model, actor, critic (and its slow copy) of :class:`~rrl_sb3.Dreamer`, and recurrent acting.
 
     The recurrent state of ``predict`` is a tuple of three arrays, env axis first:
@@ -173,60 +173,3 @@ class DreamerPolicy(BasePolicy):
         if self.discrete:
             return nn.functional.one_hot(stored.long().squeeze(-1), self.action_dim).float()
         return stored.float()
-
-    def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
-        """One memoryless step from the initial state (use :meth:`predict` with ``state`` to act with memory)."""
-        return self._predict(obs, deterministic)
-
-    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        obs = observation if isinstance(observation, th.Tensor) else th.as_tensor(observation)
-        n = obs.shape[0]
-        action, _ = self.step(obs, self.initial_state(n), th.ones(n, device=self.device), deterministic)
-        return action
-
-    def predict(  # type: ignore[override]
-        self,
-        observation: np.ndarray | dict[str, np.ndarray],
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """Act from observations, carrying the recurrent state.
-
-        :param observation: one observation or a batch ``(n_envs, obs_dim)``
-        :param state: the state returned by the previous call, or ``None`` to start every env afresh
-        :param episode_start: ``(n_envs,)`` flags; the state of every env whose flag is true is reset first
-        :param deterministic: take the mode of the latent and of the actor instead of sampling
-        :return: the actions (in the env's action space) and the new state ``(h, z, a)``, env axis first
-        """
-        self.set_training_mode(False)
-        obs_tensor, vectorized_env = self.obs_to_tensor(observation)
-        n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
-        if state is None:
-            state_t = self.initial_state(n_envs)
-        else:
-            expected = [t.shape for t in self.initial_state(n_envs)]
-            if len(state) != 3 or [tuple(np.shape(s)) for s in state] != [tuple(s) for s in expected]:
-                raise ValueError(
-                    f"state must be the (h, z, a) tuple returned by predict for {n_envs} envs, with shapes "
-                    f"{[tuple(s) for s in expected]}, got shapes {[np.shape(s) for s in state]}"
-                )
-            state_t = tuple(th.as_tensor(s, dtype=th.float32, device=self.device) for s in state)  # type: ignore[assignment]
-        starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start, dtype=np.float32).reshape(-1)
-        if starts.shape != (n_envs,):
-            raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
-        with th.no_grad():
-            action, new_state = self.step(
-                obs_tensor,  # type: ignore[arg-type]
-                state_t,  # type: ignore[arg-type]
-                th.as_tensor(starts, dtype=th.float32, device=self.device),
-                deterministic,
-            )
-        actions = self.to_env_action(action)
-        if isinstance(self.action_space, spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        else:
-            actions = actions.astype(self.action_space.dtype)  # type: ignore[union-attr]
-        if not vectorized_env:
-            actions = actions.squeeze(axis=0)
-        return actions, tuple(s.cpu().numpy() for s in new_state)

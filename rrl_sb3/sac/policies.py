@@ -9,13 +9,13 @@ from typing import Any, Literal
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 from torch.nn import functional as F
 
 from rrl_sb3.common.math import symlog
+from rrl_sb3.common.policies import RecurrentStatePolicy
 
 RnnType = Literal["gru", "lstm"]
 #: A recurrent layer's state: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, each ``(n_layers, batch, hidden_size)``.
@@ -213,7 +213,7 @@ class RecurrentCritic(nn.Module):
         return th.stack([head(x).squeeze(-1) for head in self.q_heads])
 
 
-class RecurrentSACPolicy(BasePolicy):
+class RecurrentSACPolicy(RecurrentStatePolicy):
     """Actor, critics and target critics of :class:`~rrl_sb3.RecurrentSAC`, and recurrent acting.
 
     The actor and the critics have **separate** recurrent encoders (sharing one destabilises training); the
@@ -350,55 +350,6 @@ class RecurrentSACPolicy(BasePolicy):
         action = dist.mode() if deterministic else dist.rsample()[0]
         return action, (*new_rnn, action.unsqueeze(0))
 
-    def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
-        """One memoryless step from the initial state (use :meth:`predict` with ``state`` to act with memory)."""
-        return self._predict(obs, deterministic)
-
-    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        obs = observation if isinstance(observation, th.Tensor) else th.as_tensor(observation)
-        n = obs.shape[0]
-        action, _ = self.step(obs, self.initial_state(n), th.ones(n, device=self.device), deterministic)
-        return action
-
-    def predict(  # type: ignore[override]
-        self,
-        observation: np.ndarray | dict[str, np.ndarray],
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """Act from observations, carrying the recurrent state.
-
-        :param observation: one observation or a batch ``(n_envs, obs_dim)``
-        :param state: the state returned by the previous call, or ``None`` to start every env afresh
-        :param episode_start: ``(n_envs,)`` flags; the state of every env whose flag is true is reset first
-        :param deterministic: act with the mean action (``tanh`` of the Gaussian's mean)
-        :return: the actions (in the env's action space) and the new state, env axis second (see the class doc)
-        """
-        self.set_training_mode(False)
-        obs_tensor, vectorized_env = self.obs_to_tensor(observation)
-        n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
-        expected = [tuple(s.shape) for s in self.initial_state(n_envs)]
-        if state is None:
-            state_t = self.initial_state(n_envs)
-        else:
-            if len(state) != len(expected) or [tuple(np.shape(s)) for s in state] != expected:
-                raise ValueError(
-                    f"state must be the tuple returned by predict for {n_envs} envs, with shapes {expected}, "
-                    f"got shapes {[np.shape(s) for s in state]}"
-                )
-            state_t = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.device) for s in state)
-        starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start, dtype=np.float32).reshape(-1)
-        if starts.shape != (n_envs,):
-            raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
-        with th.no_grad():
-            action, new_state = self.step(
-                obs_tensor,  # type: ignore[arg-type]
-                state_t,
-                th.as_tensor(starts, device=self.device),
-                deterministic,
-            )
-        actions = np.clip(self.unscale_action(action.cpu().numpy()), self.action_space.low, self.action_space.high)  # type: ignore[attr-defined]
-        if not vectorized_env:
-            actions = actions.squeeze(axis=0)
-        return actions, tuple(s.cpu().numpy() for s in new_state)
+    def to_env_action(self, action: th.Tensor) -> np.ndarray:
+        """Model action in ``[-1, 1]`` -> the env's action range."""
+        return self.unscale_action(action.cpu().numpy())
