@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Extra arguments that shrink each example to a smoke run.
 TINY_ARGS = {
+    "make_pomdp.py": ["--episodes", "1"],
     "recurrent_ppo_cartpole_novel.py": ["--timesteps", "512"],
     "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
     "reinforce_cartpole_novel.py": ["--timesteps", "2000"],
