@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.vec_env import VecEnv
 
 
 def resolve_policy_and_env(
-    algo: str, policy_aliases: dict[str, type], policy_base: type, default_policy: str, policy: Any, env: Any
+    algo: str,
+    policy_aliases: dict[str, type],
+    policy_base: type,
+    default_policy: str,
+    policy: Any,
+    env: Any,
+    verbose: int = 0,
+    check_spaces: Callable[[spaces.Space, spaces.Space], None] | None = None,
 ) -> tuple[Any, Any]:
     """Accept ``Algo(env_id)``, ``Algo(env)`` and ``Algo(env=...)`` besides SB3's ``Algo(policy, env)``.
+
+    An env id is made here (as SB3's ``maybe_make_env`` would) so that ``check_spaces`` runs before SB3's own checks
+    and an unsupported space gets the algorithm's error, which says what it supports.
 
     :param algo: the algorithm's name, for error messages
     :param policy_aliases: the algorithm's policy names
     :param policy_base: the class every policy of the algorithm derives from
     :param default_policy: the policy implied when only an env is given
+    :param verbose: passed to ``maybe_make_env``
+    :param check_spaces: called with the env's observation and action spaces; raises for unsupported ones
     :return: ``(policy, env)`` as SB3's ``BaseAlgorithm`` expects them
     """
+    policy, env = _split_policy_and_env(algo, policy_aliases, policy_base, default_policy, policy, env)
+    if env is not None:
+        env = maybe_make_env(env, verbose)
+        if check_spaces is not None:
+            check_spaces(env.observation_space, env.action_space)
+    return policy, env
+
+
+def _split_policy_and_env(
+    algo: str, policy_aliases: dict[str, type], policy_base: type, default_policy: str, policy: Any, env: Any
+) -> tuple[Any, Any]:
     if (isinstance(policy, str) and policy in policy_aliases) or (
         isinstance(policy, type) and issubclass(policy, policy_base)
     ):

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.save_util import load_from_pkl, save_to_pkl
@@ -100,10 +100,9 @@ class Dreamer(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        policy, env = resolve_policy_and_env("Dreamer", self.policy_aliases, DreamerPolicy, "MlpPolicy", policy, env)
-        if env is not None:
-            env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get Dreamer's error, not SB3's
-            DreamerPolicy.check_spaces(env.observation_space, env.action_space)
+        policy, env = resolve_policy_and_env(
+            "Dreamer", self.policy_aliases, DreamerPolicy, "MlpPolicy", policy, env, verbose, DreamerPolicy.check_spaces
+        )
         super().__init__(
             policy,
             env,  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
@@ -164,10 +164,9 @@ class REINFORCE(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        policy, env = resolve_policy_and_env("REINFORCE", self.policy_aliases, ReinforcePolicy, "MlpGruPolicy", policy, env)
-        if env is not None:
-            env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get REINFORCE's error, not SB3's
-            check_spaces(env.observation_space, env.action_space)
+        policy, env = resolve_policy_and_env(
+            "REINFORCE", self.policy_aliases, ReinforcePolicy, "MlpGruPolicy", policy, env, verbose, check_spaces
+        )
         super().__init__(
             policy,
             env,  # type: ignore[arg-type]

@@ -7,7 +7,6 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import ActionNoise
@@ -160,10 +159,9 @@ class RecurrentSAC(OffPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        policy, env = resolve_policy_and_env("RecurrentSAC", self.policy_aliases, RecurrentSACPolicy, "MlpPolicy", policy, env)
-        if env is not None:
-            env = maybe_make_env(env, verbose)  # made here so that unsupported spaces get RecurrentSAC's error, not SB3's
-            check_spaces(env.observation_space, env.action_space)
+        policy, env = resolve_policy_and_env(
+            "RecurrentSAC", self.policy_aliases, RecurrentSACPolicy, "MlpPolicy", policy, env, verbose, check_spaces
+        )
         super().__init__(
             policy,
             env,  # type: ignore[arg-type]
