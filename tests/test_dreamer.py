@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
@@ -19,6 +19,7 @@ from rrl_sb3.dreamer import world_model as world_model_module
 from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.dreamer.world_model import RSSM, Latent
 from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
+from tests.checks import assert_logs_and_checkpoints, rollout_predictions
 
 TINY = dict(
     policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
@@ -382,29 +383,12 @@ def test_subproc_vec_env_and_vec_normalize() -> None:
 
 def test_logger_progress_bar_and_callbacks(tmp_path) -> None:
     model = tiny(short_pendulum(), verbose=1)
-    model.set_logger(configure(str(tmp_path), ["csv", "tensorboard"]))
-    checkpoint = CheckpointCallback(50, str(tmp_path), save_replay_buffer=True)
-    model.learn(120, callback=checkpoint, progress_bar=True, log_interval=1)
-    header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
-    for key in ("train/model_loss", "train/actor_loss", "train/critic_loss", "train/kl", "train/entropy",
-                "train/return_scale", "rollout/ep_rew_mean"):  # fmt: skip
-        assert key in header
-    assert list(tmp_path.glob("rl_model_replay_buffer_*_steps.pkl"))
-    assert list(tmp_path.glob("rl_model_*_steps.zip"))
+    keys = ("train/model_loss", "train/actor_loss", "train/critic_loss", "train/kl", "train/entropy",
+            "train/return_scale", "rollout/ep_rew_mean")  # fmt: skip
+    assert_logs_and_checkpoints(model, tmp_path, keys)
 
 
 # --- save / load, seeding ---------------------------------------------------------------------------------------
-
-
-def rollout_predictions(model: Dreamer, n: int = 6) -> list[np.ndarray]:
-    obs = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
-    state, starts, actions = None, np.ones(2), []
-    for _ in range(n):
-        action, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
-        starts = np.zeros(2)
-        obs = obs * 0.9 + 0.1
-        actions.append(action)
-    return actions
 
 
 def test_save_load_exact_and_training_continues(tmp_path) -> None:
