@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+import torch as th
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CheckpointCallback
+from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
 
 # Advice that does not signal a defect: checking a wrapped env, Pendulum's [-2, 2] action range, and unbounded
 # observation components (CartPole's velocities; unclipped Gaussian noise really is unbounded).
@@ -56,3 +59,52 @@ def assert_logs_and_checkpoints(model: BaseAlgorithm, tmp_path, keys: tuple[str,
     assert not missing, missing
     assert list(tmp_path.glob("rl_model_replay_buffer_*_steps.pkl"))
     assert list(tmp_path.glob("rl_model_*_steps.zip"))
+
+
+def assert_eval_callback_and_evaluate(model: BaseAlgorithm, eval_env: VecEnv, tmp_path, steps: int = 120) -> None:
+    """``learn`` with SB3's ``EvalCallback`` (which threads the recurrent state itself) writes its evaluations and best
+    model, and ``evaluate_policy`` runs on the trained model."""
+    callback = EvalCallback(
+        eval_env, eval_freq=30, n_eval_episodes=2, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
+    )
+    model.learn(steps, callback=callback)
+    assert model.num_timesteps >= steps and model._n_updates > 0
+    assert (tmp_path / "evaluations.npz").exists() and (tmp_path / "best_model.zip").exists()
+    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=2)
+    assert np.isfinite(mean)
+
+
+def assert_stores_unnormalised_observations(model: BaseAlgorithm, steps: int = 100) -> None:
+    """Trained on a ``VecNormalize``-wrapped Pendulum, the replay buffer keeps the original observations (as SB3's
+    off-policy algorithms do), so that the normalisation statistics can change without invalidating it."""
+    model.learn(steps)
+    assert model._n_updates > 0
+    stored = model.replay_buffer.observations[: int(model.replay_buffer.n_stored.min())]
+    assert np.abs(stored).max() > 2.0  # |theta_dot| reaches beyond 2; normalised values would stay near 0
+
+
+def assert_optimizers_equal(original: th.optim.Optimizer, restored: th.optim.Optimizer, name: str) -> None:
+    """Same hyperparameters and bit-identical state (moments, step counts) in every parameter's slot."""
+    a, b = original.state_dict(), restored.state_dict()
+    assert a["param_groups"] == b["param_groups"], name
+    assert a["state"].keys() == b["state"].keys() and a["state"], name
+    for key, state in a["state"].items():
+        for field, value in state.items():
+            assert th.equal(value, b["state"][key][field]), (name, key, field)
+
+
+def assert_same_seed_same_results(make_model: Callable[[int], BaseAlgorithm], steps: int) -> None:
+    """Two runs with one seed give identical parameters and predictions; another seed gives other parameters."""
+
+    def run(seed: int) -> tuple[th.Tensor, list[np.ndarray]]:
+        model = make_model(seed)
+        model.learn(steps)
+        return th.cat([p.flatten() for p in model.policy.parameters()]), rollout_predictions(model)
+
+    params_a, actions_a = run(0)
+    params_b, actions_b = run(0)
+    params_c, _ = run(1)
+    assert th.equal(params_a, params_b)
+    for a, b in zip(actions_a, actions_b, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not th.equal(params_a, params_c)

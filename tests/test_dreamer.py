@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
@@ -19,7 +18,14 @@ from rrl_sb3.dreamer import world_model as world_model_module
 from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.dreamer.world_model import RSSM, Latent
 from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
-from tests.checks import assert_logs_and_checkpoints, rollout_predictions
+from tests.checks import (
+    assert_eval_callback_and_evaluate,
+    assert_logs_and_checkpoints,
+    assert_optimizers_equal,
+    assert_same_seed_same_results,
+    assert_stores_unnormalised_observations,
+    rollout_predictions,
+)
 
 TINY = dict(
     policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
@@ -358,25 +364,13 @@ def test_finite_over_hundreds_of_updates_with_extreme_actions(tmp_path) -> None:
 def test_smoke_evaluate_and_eval_callback(env_id: str, n_envs: int, tmp_path) -> None:
     env = make_vec_env(env_id, n_envs=n_envs, seed=0)
     model = tiny(env, verbose=0)
-    eval_env = make_vec_env(env_id, n_envs=1, seed=1)
-    callback = EvalCallback(
-        eval_env, eval_freq=30, n_eval_episodes=2, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
-    )
-    model.learn(120, callback=callback)
-    assert model.num_timesteps >= 120 and model._n_updates > 0
-    assert (tmp_path / "evaluations.npz").exists()
-    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=2)
-    assert np.isfinite(mean)
+    assert_eval_callback_and_evaluate(model, make_vec_env(env_id, n_envs=1, seed=1), tmp_path)
 
 
 def test_subproc_vec_env_and_vec_normalize() -> None:
     env = VecNormalize(short_pendulum(n_envs=2, vec_env_cls=SubprocVecEnv))
     try:
-        model = tiny(env)
-        model.learn(100)
-        assert model._n_updates > 0
-        stored = model.replay_buffer.observations[: int(model.replay_buffer.n_stored.min())]
-        assert np.abs(stored).max() > 2.0  # original, unnormalised Pendulum observations (|theta_dot| up to 8)
+        assert_stores_unnormalised_observations(tiny(env))
     finally:
         env.close()
 
@@ -401,12 +395,7 @@ def test_save_load_exact_and_training_continues(tmp_path) -> None:
     for (name, a), b in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
         assert th.equal(a, b), name
     for module in ("world_model", "actor", "critic"):
-        original = getattr(model.policy, module).optimizer.state_dict()
-        restored = getattr(loaded.policy, module).optimizer.state_dict()
-        assert original["param_groups"] == restored["param_groups"]
-        for key, state in original["state"].items():
-            for field, value in state.items():
-                assert th.equal(value, restored["state"][key][field]), (module, key, field)
+        assert_optimizers_equal(getattr(model.policy, module).optimizer, getattr(loaded.policy, module).optimizer, module)
     for a, b in zip(rollout_predictions(model), rollout_predictions(loaded), strict=True):
         np.testing.assert_array_equal(a, b)
     for field in ("observations", "prev_actions", "rewards", "terminated", "truncated", "is_first"):
@@ -417,18 +406,7 @@ def test_save_load_exact_and_training_continues(tmp_path) -> None:
 
 
 def test_same_seed_same_results() -> None:
-    def run(seed: int):
-        model = tiny(short_pendulum(), seed=seed)
-        model.learn(120)
-        return th.cat([p.flatten() for p in model.policy.parameters()]), rollout_predictions(model)
-
-    params_a, actions_a = run(0)
-    params_b, actions_b = run(0)
-    params_c, _ = run(1)
-    assert th.equal(params_a, params_b)
-    for a, b in zip(actions_a, actions_b, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert not th.equal(params_a, params_c)
+    assert_same_seed_same_results(lambda seed: tiny(short_pendulum(), seed=seed), steps=120)
 
 
 # --- learning with memory -----------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
@@ -18,7 +17,14 @@ from rrl_sb3.common.buffers import SequenceReplayBufferSamples
 from rrl_sb3.envs import MemoryCueContinuous
 from rrl_sb3.sac import RecurrentSACPolicy, sequence_masks, soft_td_targets
 from rrl_sb3.sac.policies import SquashedGaussian
-from tests.checks import assert_logs_and_checkpoints, rollout_predictions
+from tests.checks import (
+    assert_eval_callback_and_evaluate,
+    assert_logs_and_checkpoints,
+    assert_optimizers_equal,
+    assert_same_seed_same_results,
+    assert_stores_unnormalised_observations,
+    rollout_predictions,
+)
 
 TINY = dict(
     policy_kwargs=dict(rnn_hidden_size=16, embed_dim=8, net_arch=[16]),
@@ -386,24 +392,13 @@ def test_smoke_evaluate_and_eval_callback(n_envs: int, tmp_path) -> None:
     env = make_vec_env("rrl_sb3/PendulumNoVel-v1", n_envs=n_envs, seed=0, env_kwargs={"max_episode_steps": 20})
     model = tiny(env)
     eval_env = make_vec_env("rrl_sb3/PendulumNoVel-v1", n_envs=1, seed=1, env_kwargs={"max_episode_steps": 20})
-    callback = EvalCallback(
-        eval_env, eval_freq=30, n_eval_episodes=2, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
-    )
-    model.learn(120, callback=callback)
-    assert model.num_timesteps >= 120 and model._n_updates > 0
-    assert (tmp_path / "evaluations.npz").exists() and (tmp_path / "best_model.zip").exists()
-    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=2)
-    assert np.isfinite(mean)
+    assert_eval_callback_and_evaluate(model, eval_env, tmp_path)
 
 
 def test_subproc_vec_env_and_vec_normalize() -> None:
     env = VecNormalize(short_pendulum(n_envs=2, vec_env_cls=SubprocVecEnv))
     try:
-        model = tiny(env)
-        model.learn(80)
-        assert model._n_updates > 0
-        stored = model.replay_buffer.observations[: int(model.replay_buffer.n_stored.min())]
-        assert np.abs(stored).max() > 2.0  # original, unnormalised Pendulum observations (|theta_dot| up to 8)
+        assert_stores_unnormalised_observations(tiny(env), steps=80)
     finally:
         env.close()
 
@@ -428,15 +423,9 @@ def test_save_load_exact_and_training_continues(tmp_path) -> None:
     for (name, a), b in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
         assert th.equal(a, b), name
     assert th.equal(model.log_ent_coef, loaded.log_ent_coef)
-    for attribute in ("actor.optimizer", "critic.optimizer", "ent_coef_optimizer"):
-        owner, _, name = attribute.rpartition(".")
-        original = getattr(getattr(model, owner) if owner else model, name).state_dict()
-        restored = getattr(getattr(loaded, owner) if owner else loaded, name).state_dict()
-        assert original["param_groups"] == restored["param_groups"]
-        assert original["state"].keys() == restored["state"].keys() and original["state"]
-        for key, state in original["state"].items():
-            for field, value in state.items():
-                assert th.equal(value, restored["state"][key][field]), (attribute, key, field)
+    assert_optimizers_equal(model.actor.optimizer, loaded.actor.optimizer, "actor")
+    assert_optimizers_equal(model.critic.optimizer, loaded.critic.optimizer, "critic")
+    assert_optimizers_equal(model.ent_coef_optimizer, loaded.ent_coef_optimizer, "ent_coef")
     for a, b in zip(rollout_predictions(model), rollout_predictions(loaded), strict=True):
         np.testing.assert_array_equal(a, b)
     for field in ("observations", "prev_actions", "rewards", "terminated", "truncated", "is_first", "pos", "n_stored"):
@@ -478,18 +467,7 @@ def test_load_replay_buffer_checks_and_truncates(tmp_path) -> None:
 
 
 def test_same_seed_same_results() -> None:
-    def run(seed: int):
-        model = tiny(short_pendulum(), seed=seed)
-        model.learn(100)
-        return th.cat([p.flatten() for p in model.policy.parameters()]), rollout_predictions(model)
-
-    params_a, actions_a = run(0)
-    params_b, actions_b = run(0)
-    params_c, _ = run(1)
-    assert th.equal(params_a, params_b)
-    for a, b in zip(actions_a, actions_b, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert not th.equal(params_a, params_c)
+    assert_same_seed_same_results(lambda seed: tiny(short_pendulum(), seed=seed), steps=100)
 
 
 # --- learning with memory -----------------------------------------------------------------------------------------
