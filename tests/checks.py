@@ -8,6 +8,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 import torch as th
+from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
@@ -24,6 +25,22 @@ BENIGN_CHECKER_WARNINGS = (
     "value is -infinity",
     "value is infinity",
 )
+
+
+class ExtremeActionEnv(gym.Env):
+    """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
+
+    observation_space = spaces.Box(-1, 1, (2,))
+    action_space = spaces.Box(-1, 1, (1,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(2, self.t / 10, dtype=np.float32), float(abs(action[0]) * 100), False, self.t >= 10, {}
 
 
 def assert_checkers_pass(env_fn: Callable[[], gym.Env]) -> None:

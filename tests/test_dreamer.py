@@ -19,6 +19,7 @@ from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.dreamer.world_model import RSSM, Latent
 from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
 from tests.checks import (
+    ExtremeActionEnv,
     assert_eval_callback_and_evaluate,
     assert_logs_and_checkpoints,
     assert_optimizers_equal,
@@ -323,22 +324,6 @@ def test_train_ratio_sets_updates_per_env_step() -> None:
 
 
 # --- finite losses and parameters ------------------------------------------------------------------------------
-
-
-class ExtremeActionEnv(gym.Env):
-    """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
-
-    observation_space = spaces.Box(-1, 1, (2,))
-    action_space = spaces.Box(-1, 1, (1,))
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(2, dtype=np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.full(2, self.t / 10, dtype=np.float32), float(abs(action[0]) * 100), False, self.t >= 10, {}
 
 
 def test_finite_over_hundreds_of_updates_with_extreme_actions(tmp_path) -> None:

@@ -18,6 +18,7 @@ from rrl_sb3.envs import MemoryCueContinuous
 from rrl_sb3.sac import RecurrentSACPolicy, sequence_masks, soft_td_targets
 from rrl_sb3.sac.policies import SquashedGaussian
 from tests.checks import (
+    ExtremeActionEnv,
     assert_eval_callback_and_evaluate,
     assert_logs_and_checkpoints,
     assert_optimizers_equal,
@@ -330,22 +331,6 @@ def test_squashed_gaussian_log_prob() -> None:
     log_prob = extreme.log_prob_pre_tanh(u)
     log_prob.sum().backward()
     assert th.isfinite(log_prob).all() and th.isfinite(u.grad).all() and th.equal(th.tanh(u).abs(), th.ones(1, 2))
-
-
-class ExtremeActionEnv(gym.Env):
-    """Rewards the largest action magnitude, driving the actor to the bounds."""
-
-    observation_space = spaces.Box(-1, 1, (2,))
-    action_space = spaces.Box(-1, 1, (1,))
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(2, dtype=np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.full(2, self.t / 10, dtype=np.float32), float(abs(action[0]) * 100), False, self.t >= 10, {}
 
 
 def test_finite_losses_with_actions_at_the_bounds(tmp_path) -> None:
