@@ -30,6 +30,7 @@ from rrl_sb3.policies import (
     gru_unroll,
     resolve_recurrent_policy,
 )
+from tests.checks import assert_nested_equal
 
 TINY = {"gru_hidden_size": 8, "net_arch": [8]}
 
@@ -62,22 +63,6 @@ def tiny_model(env: Any, seed: int = 0, n_steps: int = 16, **policy_kwargs: Any)
         seed=seed,
         device="cpu",
     )
-
-
-def assert_nested_equal(a: Any, b: Any, where: str = "") -> None:
-    """Exact equality of nested dicts/lists/tuples of tensors and plain values (optimizer state dicts)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for key in a:
-            assert_nested_equal(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_nested_equal(x, y, f"{where}[{i}]")
-    elif isinstance(a, th.Tensor):
-        assert th.equal(a, b), where
-    else:
-        assert a == b, where
 
 
 # --- learning: memory is needed and used ---------------------------------------------------------------------------

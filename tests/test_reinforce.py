@@ -16,6 +16,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
 from rrl_sb3.envs import MemoryCueDiscrete
 from rrl_sb3.reinforce import REINFORCE, ReinforceGruPolicy, ReinforceLstmPolicy, ReinforcePolicy, monte_carlo_returns
+from tests.checks import assert_nested_equal
 
 TINY = {"rnn_hidden_size": 8, "net_arch": [8]}
 RECURRENT = ("MlpGruPolicy", "MlpLstmPolicy")
@@ -33,22 +34,6 @@ def _one_torch_thread():
 def tiny_model(env: Any, policy: str = "MlpGruPolicy", seed: int = 0, **kwargs: Any) -> REINFORCE:
     kwargs = {"n_episodes": 2, "seed": seed, "device": "cpu", "policy_kwargs": TINY, **kwargs}
     return REINFORCE(policy, env, **kwargs)
-
-
-def assert_nested_equal(a: Any, b: Any, where: str = "") -> None:
-    """Exact equality of nested dicts/lists/tuples of tensors and plain values (optimizer state dicts)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for key in a:
-            assert_nested_equal(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_nested_equal(x, y, f"{where}[{i}]")
-    elif isinstance(a, th.Tensor):
-        assert th.equal(a, b), where
-    else:
-        assert a == b, where
 
 
 # --- learning: memory is needed and used ---------------------------------------------------------------------------
