@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -333,6 +336,47 @@ def test_cli_report_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "recurrent_ppo_gru" in capsys.readouterr().out
     assert cli_main(["report", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux's /proc")
+def test_sigterm_stops_the_suite_and_its_runs(tmp_path: Path) -> None:
+    args = ["--algos", "ppo", "--envs", "CartPole-v1", "--seeds", "0", "1", "--steps", "10000000", "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rrl_sb3.benchmark", "run", *args, "--threads-per-run", "1", "--results", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "local process pool" in "".join(process.stdout.readline() for _ in range(2))
+        deadline = time.monotonic() + 60
+        while len(workers := _children(process.pid)) < 3 and time.monotonic() < deadline:  # 2 workers, 1 tracker
+            time.sleep(0.2)
+        assert len(workers) >= 2, workers
+        time.sleep(2.0)  # the workers are now training
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while (alive := {pid for pid in workers if Path(f"/proc/{pid}").exists()}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive, f"worker processes left running: {alive}"
+        assert not list(tmp_path.rglob("*.done.json"))
+    finally:
+        process.kill()
+        process.stdout.close()
 
 
 @pytest.mark.slow

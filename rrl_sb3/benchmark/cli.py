@@ -10,7 +10,9 @@ rrl-bench list
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -103,6 +105,10 @@ def suite_from_args(args: argparse.Namespace) -> Suite:
     return suite.replace(**changes) if changes else suite
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -121,15 +127,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         suite = suite_from_args(args)
         results = args.results if args.results is not None else default_results_dir(suite)
-        outcome = run_suite(
-            suite,
-            results,
-            backend=args.backend,
-            workers=args.workers,
-            threads_per_run=args.threads_per_run,
-            ray_address=args.ray_address,
-            verbose=not args.quiet,
-        )
+        # `kill` (SIGTERM) stops the suite as Ctrl-C does, the runs in progress with it (no orphaned workers)
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
+        try:
+            outcome = run_suite(
+                suite,
+                results,
+                backend=args.backend,
+                workers=args.workers,
+                threads_per_run=args.threads_per_run,
+                ray_address=args.ray_address,
+                verbose=not args.quiet,
+            )
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
         if not args.no_report and (outcome.finished or outcome.already_finished or outcome.failed):
             write_report(results)
         for result in outcome.failed:

@@ -218,7 +218,12 @@ def _run_local(
                 result = _failure(futures[future], "the worker process running this run died")
             collect(result)
     except BaseException:
+        # Interrupted (Ctrl-C, or SIGTERM through the CLI): the runs in progress must stop too, not train on as orphans.
+        # ProcessPoolExecutor can only stop busy workers directly before Python 3.14's terminate_workers().
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
         raise
     pool.shutdown()
 
