@@ -33,6 +33,7 @@ from rrl_sb3.benchmark import (
     write_report,
 )
 from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pair
+from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
 from rrl_sb3.benchmark.hyperparams import parse_number, parse_python_literal, prepare
 from rrl_sb3.benchmark.stats import mean_interval, median_steps
@@ -222,6 +223,21 @@ def test_unknown_algorithm_and_env_id() -> None:
     with pytest.raises(ConfigError, match=r"unknown env id 'rrl_sb3/PendulumNoVelocity-v1'.*PendulumNoVel-v1"):
         tiny_suite(envs=["rrl_sb3/PendulumNoVelocity-v1"]).plan()
     assert cli_main(["run", "--algos", "ppo", "nope", "--envs", CARTPOLE, "--steps", "100"]) == 2
+
+
+def test_flags_pick_from_a_suite_file_and_keep_its_settings(tmp_path: Path) -> None:
+    suite_file = tmp_path / "suite.yml"
+    suite_file.write_text(
+        f"n_timesteps: 1000\nalgos: [{{algo: ppo, n_timesteps: 300}}, reinforce_gru]\n"
+        f"envs: [{{id: {CARTPOLE}, n_timesteps: 500}}, rrl_sb3/PendulumNoVel-v1]"
+    )
+    parser = build_parser()
+    suite = suite_from_args(parser.parse_args(["run", str(suite_file), "--algos", "ppo", "--envs", CARTPOLE]))
+    assert [(r.label, r.env_id, r.n_timesteps) for r in suite.plan().runs if r.seed == 0] == [("ppo", CARTPOLE, 300)]
+    suite = suite_from_args(parser.parse_args(["run", str(suite_file), "--algos", "reinforce_gru,sac", "--envs", CARTPOLE]))
+    assert {r.label: r.n_timesteps for r in suite.plan().runs} == {"reinforce_gru": 500}  # sac: no Discrete actions
+    suite = suite_from_args(parser.parse_args(["run", str(suite_file), "--algos", "ppo", "--steps", "64"]))
+    assert {r.n_timesteps for r in suite.plan().runs} == {64}  # --steps replaces every budget
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a suite from a file and/or flags; flags override the file. Finished runs are skipped.",
     )
     run.add_argument("suite", nargs="?", type=Path, help="suite file (benchmarks/suites/*.yml); optional with --algos/--envs")
-    run.add_argument("--algos", nargs="+", help="algorithm names (see `rrl-bench list`)")
-    run.add_argument("--envs", nargs="+", help="Gymnasium env ids")
+    run.add_argument(
+        "--algos", nargs="+", help="algorithm names (see `rrl-bench list`); with a suite file, those of its algorithms to run"
+    )
+    run.add_argument("--envs", nargs="+", help="Gymnasium env ids; with a suite file, those of its envs to run")
     run.add_argument("--seeds", nargs="+", type=int, help="training seeds (default 0 1 2)")
     run.add_argument("--steps", type=int, help="budget of every run, in env steps (replaces the suite's budgets)")
     run.add_argument("--eval-freq", type=int, help="env steps between evaluations (default: the protocol's)")
@@ -89,6 +91,11 @@ def suite_from_args(args: argparse.Namespace) -> Suite:
         suite = Suite(algos=algos, envs=envs, name=args.name or "suite")  # type: ignore[arg-type]
     else:
         suite = Suite.from_file(args.suite)
+        # the flags pick from the file's entries, which keep their own budgets and settings; other names are added
+        if algos:
+            algos = [next((a for a in suite.algos if a.name == name), name) for name in algos]  # type: ignore[union-attr]
+        if envs:
+            envs = [next((e for e in suite.envs if e.id == name), name) for name in envs]  # type: ignore[union-attr]
     changes = {
         "algos": algos,
         "envs": envs,
