@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/python examples/recurrent_ppo_cartpole_novel.py
 
 # The README's quick comparison: Dreamer vs RecurrentPPO (LSTM and GRU) on rrl_sb3/PendulumNoVel-v1, 2 seeds, about
-# 15 minutes on 2 cores; prints the table, writes report.md and the plot into runs/compare/ (re-running skips finished runs).
+# 16 minutes on 2 idle cores from a fresh clone (measured); prints the table, writes report.md and the plot into runs/compare/ (re-running skips finished runs).
 compare: setup
 	$(BIN)/rrl-bench run benchmarks/suites/quick_comparison.yml --results runs/compare
 

@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 verbose=not args.quiet,
             )
         finally:
-            if main_thread:
+            if previous is not None:  # None: not installed from Python, nothing to restore
                 signal.signal(signal.SIGTERM, previous)
         if not args.no_report and (outcome.finished or outcome.already_finished or outcome.failed):
             write_report(results)
