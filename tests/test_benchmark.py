@@ -36,6 +36,7 @@ from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pa
 from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
 from rrl_sb3.benchmark.hyperparams import parse_number, parse_python_literal, prepare
+from rrl_sb3.benchmark.report import RunData, format_overview, format_table, summarize
 from rrl_sb3.benchmark.stats import mean_interval, median_steps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +115,30 @@ def test_mean_interval_band() -> None:
     assert (low[0], high[0]) == (1.0, 3.0)  # resamples of two values: both low, mixed, both high
     assert (low[1], high[1]) == (5.0, 5.0)
     assert np.isnan(low[2]) and np.isnan(high[2])  # one run only
+
+
+def _run(algo: str, env: str, seed: int, final: float, cpu: float | None) -> RunData:
+    last = {"env_steps": 2000, "mean_return": final, "wall_seconds": 10.0 * (seed + 1)}
+    if cpu is not None:
+        last["cpu_seconds"] = cpu
+    return RunData(algo, env, seed, [{"env_steps": 1000, "mean_return": -1000.0, "wall_seconds": 1.0}, last])
+
+
+def test_tables_by_env_and_overview_hand_computed() -> None:
+    pendulum = [_run("a", "P", s, f, c) for s, f, c in ((0, -100.0, 8.0), (1, -300.0, None), (2, -200.0, 12.0))]
+    pendulum.append(_run("b", "P", 0, -900.0, None))
+    rows = summarize(pendulum, threshold=-200.0, n_resamples=1000)
+    assert [(r.algo, r.seeds, r.iqm) for r in rows] == [("a", [0, 1, 2], -200.0), ("b", [0], -900.0)]
+    assert rows[0].to_threshold == [2000, None, 2000]
+    table = format_table("P", rows, -200.0)
+    # seeds 0 and 2 carry CPU time (8 and 12 s): 10 ± 2 over 2 of 3; the wall clock is 10, 20, 30 s
+    assert "| a | 3 | 2,000 | -200.0 ± 81.6 |" in table and "| 2,000 (2/3) | 20 ± 8 | 10 ± 2 (2 of 3 seeds) |" in table
+    assert table.splitlines()[-1].endswith("| not reached (0/1) | 10 ± 0 | n/a |")
+    cartpole = summarize([_run("b", "C", s, 500.0, 1.0) for s in (0, 1, 2)], threshold=475.0, n_resamples=1000)
+    overview = format_overview({"P": rows, "C": cartpole}).splitlines()
+    assert overview[0] == "| algorithm | C | P |"
+    assert overview[2].startswith("| a | not run | -200.0 [")  # not run on C
+    assert overview[3] == "| b | 500.0 [500.0, 500.0] | -900.0 (1 seed) |"
 
 
 # --- hyperparameters ------------------------------------------------------------------------------------------------
@@ -328,6 +353,7 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     report = write_report(results, n_resamples=1000, log=None)
     text = report.read_text()
     assert "| ppo | 2 | 256 |" in text and "| recurrent_ppo_gru | 2 | 256 |" in text and "steps to ≥ 475" in text
+    assert "## Overview" in text and "| algorithm | rrl_sb3/CartPoleNoVel-v1 |" in text
     assert "failed: exploding_ppo on rrl_sb3/CartPoleNoVel-v1, seed 0: RuntimeError: exploding on purpose" in text
     png = results / "rrl_sb3-CartPoleNoVel-v1.png"
     assert png.read_bytes().startswith(b"\x89PNG")

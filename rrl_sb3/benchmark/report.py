@@ -9,7 +9,11 @@ For every env and algorithm label, over the finished runs (seeds):
 - **steps to threshold**: per run, the first evaluation at or above the env's threshold (:data:`THRESHOLDS`, else
   the env spec's ``reward_threshold``); shown as the median over seeds, a seed that never got there counting as
   never, with how many seeds got there;
-- **training wall clock per run**: training time without evaluations, mean ± std over seeds, in seconds.
+- **training wall clock per run**: training time without evaluations, mean ± std over seeds, in seconds;
+- **training CPU time per run**: the process's CPU time over the same span (``time.process_time``), which a machine
+  shared with other work inflates less than the wall clock; over the seeds whose records carry it.
+
+An overview table above the per-env sections gives each algorithm's IQM on every env.
 
 The plot shows the mean evaluation return across seeds against env steps and against training wall clock, with a
 95% percentile-bootstrap band of that mean where there are two or more seeds.
@@ -82,6 +86,12 @@ class RunData:
     def train_seconds(self) -> float:
         return float(self.records[-1]["wall_seconds"]) if self.records else float("nan")
 
+    @property
+    def train_cpu_seconds(self) -> float:
+        """``nan`` for records written before CPU time was recorded."""
+        value = self.records[-1].get("cpu_seconds") if self.records else None
+        return float("nan") if value is None else float(value)
+
 
 @dataclass
 class Results:
@@ -132,6 +142,7 @@ class Row:
     iqm_high: float
     to_threshold: list[int | None]
     train_seconds: np.ndarray
+    train_cpu_seconds: np.ndarray
 
 
 def summarize(runs: Sequence[RunData], threshold: float | None, n_resamples: int = 10_000) -> list[Row]:
@@ -156,6 +167,7 @@ def summarize(runs: Sequence[RunData], threshold: float | None, n_resamples: int
                 iqm_high=high,
                 to_threshold=[None if threshold is None else steps_to_threshold(r.steps, r.returns, threshold) for r in group],
                 train_seconds=np.array([r.train_seconds for r in group]),
+                train_cpu_seconds=np.array([r.train_cpu_seconds for r in group]),
             )
         )
     return rows
@@ -175,8 +187,8 @@ def format_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> s
     target = f"steps to ≥ {threshold:g} (median; seeds there)" if threshold is not None else "steps to threshold"
     lines = [
         f"| algorithm | seeds | env steps | final return (mean ± std) | IQM [95% CI] | {target} "
-        "| training wall clock per run (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| training wall clock per run (s) | training CPU time per run (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         low, high = min(row.final_steps), max(row.final_steps)
@@ -185,14 +197,35 @@ def format_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> s
         lines.append(
             f"| {row.algo} | {len(row.seeds)} | {steps} | {row.final_returns.mean():.1f} ± {row.final_returns.std():.1f} | "
             f"{row.iqm:.1f} {interval} | {_steps_cell(row.to_threshold, threshold)} | "
-            f"{_seconds(row.train_seconds)} |"
+            f"{_seconds(row.train_seconds)} | {_seconds(row.train_cpu_seconds)} |"
         )
     return "\n".join(lines)
 
 
+def format_overview(rows_by_env: Mapping[str, Sequence[Row]]) -> str:
+    """One markdown table of every env: a row per algorithm, the IQM of its final returns [95% CI] per env."""
+    envs = sorted(rows_by_env)
+    cells: dict[str, dict[str, str]] = defaultdict(dict)
+    most = max((len(row.seeds) for rows in rows_by_env.values() for row in rows), default=0)
+    for env_id in envs:
+        for row in rows_by_env[env_id]:
+            interval = f" [{row.iqm_low:.1f}, {row.iqm_high:.1f}]" if np.isfinite(row.iqm_low) else ""
+            fewer = f" ({len(row.seeds)} seed{'s' if len(row.seeds) > 1 else ''})" if len(row.seeds) < most else ""
+            cells[row.algo][env_id] = f"{row.iqm:.1f}{interval}{fewer}"
+    lines = ["| algorithm | " + " | ".join(envs) + " |", "| --- |" + " --- |" * len(envs)]
+    for algo in sorted(cells):
+        lines.append(f"| {algo} | " + " | ".join(cells[algo].get(env_id, "not run") for env_id in envs) + " |")
+    return "\n".join(lines)
+
+
 def _seconds(values: np.ndarray) -> str:
-    digits = 1 if values.mean() < 10 else 0
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+    """Mean ± std over the finite values, with how many when some are missing; "n/a" when none is."""
+    known = values[np.isfinite(values)]
+    if known.size == 0:
+        return "n/a"
+    digits = 1 if known.mean() < 10 else 0
+    text = f"{known.mean():.{digits}f} ± {known.std():.{digits}f}"
+    return text if known.size == values.size else f"{text} ({known.size} of {values.size} seeds)"
 
 
 def _curve(runs: Sequence[RunData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,9 +343,23 @@ def write_report(
     machines = _machine_lines(results.finished)
     if machines:
         sections += ["", "Machines and versions:", *machines]
+    rows_by_env = {env_id: summarize(by_env[env_id], threshold_for(env_id, thresholds), n_resamples) for env_id in by_env}
+    if rows_by_env:
+        overview = format_overview(rows_by_env)
+        sections += [
+            "",
+            "## Overview",
+            "",
+            "IQM of the final returns [95% CI] of each algorithm on each env, at the end of its budget (the per-env tables "
+            "give the budgets).",
+            "",
+            overview,
+        ]
+        if log is not None:
+            log(f"\noverview (IQM of the final returns)\n\n{overview}")
     for env_id in sorted(by_env):
         threshold = threshold_for(env_id, thresholds)
-        rows = summarize(by_env[env_id], threshold, n_resamples)
+        rows = rows_by_env[env_id]
         table = format_table(env_id, rows, threshold)
         png = f"{env_slug(env_id)}.png"
         plot_env(env_id, by_env[env_id], threshold, root / png, colors)
