@@ -343,7 +343,8 @@ def write_report(
     machines = _machine_lines(results.finished)
     if machines:
         sections += ["", "Machines and versions:", *machines]
-    rows_by_env = {env_id: summarize(by_env[env_id], threshold_for(env_id, thresholds), n_resamples) for env_id in by_env}
+    env_thresholds = {env_id: threshold_for(env_id, thresholds) for env_id in by_env}
+    rows_by_env = {env_id: summarize(runs, env_thresholds[env_id], n_resamples) for env_id, runs in by_env.items()}
     if rows_by_env:
         overview = format_overview(rows_by_env)
         sections += [
@@ -358,9 +359,8 @@ def write_report(
         if log is not None:
             log(f"\noverview (IQM of the final returns)\n\n{overview}")
     for env_id in sorted(by_env):
-        threshold = threshold_for(env_id, thresholds)
-        rows = rows_by_env[env_id]
-        table = format_table(env_id, rows, threshold)
+        threshold = env_thresholds[env_id]
+        table = format_table(env_id, rows_by_env[env_id], threshold)
         png = f"{env_slug(env_id)}.png"
         plot_env(env_id, by_env[env_id], threshold, root / png, colors)
         sections += ["", f"## {env_id}", "", f"![learning curves on {env_id}]({png})", "", table]
