@@ -36,7 +36,7 @@ from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pa
 from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
 from rrl_sb3.benchmark.hyperparams import parse_number, parse_python_literal, prepare
-from rrl_sb3.benchmark.report import RunData, format_overview, format_table, summarize
+from rrl_sb3.benchmark.report import RunData, format_overview, format_table, summarize, unsupported_pairs
 from rrl_sb3.benchmark.stats import mean_interval, median_steps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +139,19 @@ def test_tables_by_env_and_overview_hand_computed() -> None:
     assert overview[0] == "| algorithm | C | P |"
     assert overview[2].startswith("| a | not run | -200.0 [")  # not run on C
     assert overview[3] == "| b | 500.0 [500.0, 500.0] | -900.0 (1 seed) |"
+    skipped = format_overview({"P": rows, "C": cartpole}, {("a", "C"): "n/a: Discrete actions"}).splitlines()
+    assert skipped[2].startswith("| a | n/a: Discrete actions | -200.0 [")
+
+
+def test_overview_tells_an_unsupported_action_space_from_a_missing_run() -> None:
+    def run(label: str, algorithm: str) -> RunData:
+        marker = {"config": {"algo": label, "algorithm": algorithm}}
+        return RunData(label, "Pendulum-v1", 0, [{"env_steps": 10, "mean_return": -1.0, "wall_seconds": 1.0}], marker)
+
+    runs = [run("sac", "sac"), run("my_sac", "sac"), run("ppo", "ppo"), run("custom", "not_registered_here")]
+    pairs = unsupported_pairs(runs, ["Pendulum-v1", "CartPole-v1", "NoSuchEnv-v0"])
+    # SAC (under any label) has no Discrete actions; PPO has both; unknown algorithms and env ids say nothing
+    assert pairs == {("sac", "CartPole-v1"): "n/a: Discrete actions", ("my_sac", "CartPole-v1"): "n/a: Discrete actions"}
 
 
 # --- hyperparameters ------------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ For every env and algorithm label, over the finished runs (seeds):
 - **training CPU time per run**: the process's CPU time over the same span (``time.process_time``), which a machine
   shared with other work inflates less than the wall clock; over the seeds whose records carry it.
 
-An overview table above the per-env sections gives each algorithm's IQM on every env.
+An overview table above the per-env sections gives each algorithm's IQM on every env ("n/a" where the algorithm
+does not support the env's action space, "not run" where it has no finished run).
 
 The plot shows the mean evaluation return across seeds against env steps and against training wall clock, with a
 95% percentile-bootstrap band of that mean where there are two or more seeds.
@@ -31,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from rrl_sb3.benchmark.algorithms import get_algorithm
+from rrl_sb3.benchmark.hyperparams import ConfigError
 from rrl_sb3.benchmark.stats import iqm, iqm_interval, mean_interval, median_steps, steps_to_threshold
 from rrl_sb3.benchmark.store import DONE_SUFFIX, ERROR_SUFFIX, RECORDS_SUFFIX, env_slug
+from rrl_sb3.benchmark.suite import env_action_space
 
 #: Return an evaluation must reach for an env to count as solved, where the env spec has no reward_threshold.
 #: Pendulum: -200, the level rl-zoo3's tuned agents reach and the target of DESIGN.md.
@@ -202,8 +206,14 @@ def format_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> s
     return "\n".join(lines)
 
 
-def format_overview(rows_by_env: Mapping[str, Sequence[Row]]) -> str:
-    """One markdown table of every env: a row per algorithm, the IQM of its final returns [95% CI] per env."""
+def format_overview(rows_by_env: Mapping[str, Sequence[Row]], unsupported: Mapping[tuple[str, str], str] | None = None) -> str:
+    """One markdown table of every env: a row per algorithm, the IQM of its final returns [95% CI] per env.
+
+    :param rows_by_env: env id -> its rows (:func:`summarize`)
+    :param unsupported: ``(algorithm label, env id)`` -> the cell of a pair the algorithm cannot run (a suite
+        skips it); other pairs without runs read "not run"
+    """
+    unsupported = unsupported or {}
     envs = sorted(rows_by_env)
     cells: dict[str, dict[str, str]] = defaultdict(dict)
     most = max((len(row.seeds) for rows in rows_by_env.values() for row in rows), default=0)
@@ -214,8 +224,31 @@ def format_overview(rows_by_env: Mapping[str, Sequence[Row]]) -> str:
             cells[row.algo][env_id] = f"{row.iqm:.1f}{interval}{fewer}"
     lines = ["| algorithm | " + " | ".join(envs) + " |", "| --- |" + " --- |" * len(envs)]
     for algo in sorted(cells):
-        lines.append(f"| {algo} | " + " | ".join(cells[algo].get(env_id, "not run") for env_id in envs) + " |")
+        missing = {env_id: unsupported.get((algo, env_id), "not run") for env_id in envs}
+        lines.append(f"| {algo} | " + " | ".join(cells[algo].get(env_id, missing[env_id]) for env_id in envs) + " |")
     return "\n".join(lines)
+
+
+def unsupported_pairs(runs: Sequence[RunData], env_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+    """The pairs a suite skips: ``(label, env id)`` -> ``"n/a: <Space> actions"`` where the label's algorithm (named in
+    its runs' markers) does not support the env's action space. Algorithms not registered in this process are left out."""
+    algorithms = {run.algo: (run.marker or {}).get("config", {}).get("algorithm") for run in runs}
+    spaces = {}
+    for env_id in env_ids:
+        try:
+            spaces[env_id] = env_action_space(env_id)
+        except ConfigError:  # an id that is no longer registered: nothing to say about it
+            continue
+    pairs = {}
+    for label, name in algorithms.items():
+        try:
+            spec = get_algorithm(name)
+        except ConfigError:
+            continue
+        for env_id, space in spaces.items():
+            if not spec.supports(space):
+                pairs[(label, env_id)] = f"n/a: {type(space).__name__} actions"
+    return pairs
 
 
 def _seconds(values: np.ndarray) -> str:
@@ -346,7 +379,7 @@ def write_report(
     env_thresholds = {env_id: threshold_for(env_id, thresholds) for env_id in by_env}
     rows_by_env = {env_id: summarize(runs, env_thresholds[env_id], n_resamples) for env_id, runs in by_env.items()}
     if rows_by_env:
-        overview = format_overview(rows_by_env)
+        overview = format_overview(rows_by_env, unsupported_pairs(results.finished, sorted(by_env)))
         sections += [
             "",
             "## Overview",
