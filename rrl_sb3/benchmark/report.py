@@ -224,8 +224,8 @@ def format_overview(rows_by_env: Mapping[str, Sequence[Row]], unsupported: Mappi
             cells[row.algo][env_id] = f"{row.iqm:.1f}{interval}{fewer}"
     lines = ["| algorithm | " + " | ".join(envs) + " |", "| --- |" + " --- |" * len(envs)]
     for algo in sorted(cells):
-        missing = {env_id: unsupported.get((algo, env_id), "not run") for env_id in envs}
-        lines.append(f"| {algo} | " + " | ".join(cells[algo].get(env_id, missing[env_id]) for env_id in envs) + " |")
+        row = [cells[algo].get(env_id, unsupported.get((algo, env_id), "not run")) for env_id in envs]
+        lines.append(f"| {algo} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
