@@ -199,7 +199,7 @@ def test_committed_hyperparameters_build_every_algorithm() -> None:
     gru = next(r for r in plan.runs if r.label == "recurrent_ppo_gru" and r.env_id == "rrl_sb3/PendulumNoVel-v1")
     assert lstm.n_timesteps == 100_000 and lstm.eval_freq == 10_000  # rl-zoo3's budget; on-policy runs of 100k+
     assert {k: v for k, v in gru.hyperparams.items() if k not in ("policy", "policy_kwargs")} == {
-        k: v for k, v in lstm.hyperparams.items() if k != "policy"
+        k: v for k, v in lstm.hyperparams.items() if k not in ("policy", "policy_kwargs")
     }
     # the models build (no training): one of each algorithm on an env it supports
     for spec in ALGORITHMS.values():
@@ -235,13 +235,16 @@ def test_eval_recorder_evaluates_at_each_crossing_and_at_the_end(monkeypatch: py
     prepared = prepare({"n_envs": 3, "normalize": True}, "test")
     train_env, eval_env = make_env_pair(CARTPOLE, prepared, seed=0, eval_seed=1000)
     model = PPO("MlpPolicy", train_env, n_steps=8, batch_size=24, n_epochs=1, seed=0)
-    recorder = EvalRecorder(eval_env, eval_freq=10, n_eval_episodes=2, eval_seed=1000, meta={"algo": "ppo"})
+    recorder = EvalRecorder(
+        eval_env, eval_freq=10, n_eval_episodes=2, eval_seed=1000, meta={"algo": "ppo"}, final_n_eval_episodes=5
+    )
     start = time.perf_counter()
     model.learn(48, callback=recorder)
     elapsed = time.perf_counter() - start
     # 3 envs: the step count goes 3, 6, 9, 12, ...; each multiple of 10 is crossed at 12, 21, 30, 42; 48 is the end
     assert [r["env_steps"] for r in recorder.records] == [12, 21, 30, 42, 48]
-    assert all(call["deterministic"] and call["n_eval_episodes"] == 2 for call in calls)
+    assert all(call["deterministic"] for call in calls)
+    assert [call["n_eval_episodes"] for call in calls] == [2, 2, 2, 2, 5]  # the final evaluation has its own count
     record = recorder.records[-1]
     assert (record["mean_return"], record["std_return"], record["mean_length"], record["algo"]) == (2.0, 1.0, 6.0, "ppo")
     assert record["returns"] == [1.0, 3.0] and record["lengths"] == [5, 7]
@@ -250,6 +253,14 @@ def test_eval_recorder_evaluates_at_each_crossing_and_at_the_end(monkeypatch: py
     # the evaluation env sees the training statistics, frozen
     np.testing.assert_allclose(eval_env.obs_rms.mean, train_env.obs_rms.mean)
     assert not eval_env.training
+
+    # a crossing on the last step is the final evaluation, once, with the final count
+    calls.clear()
+    model = PPO("MlpPolicy", train_env, n_steps=10, batch_size=30, n_epochs=1, seed=0)
+    recorder = EvalRecorder(eval_env, eval_freq=10, n_eval_episodes=2, final_n_eval_episodes=5)
+    model.learn(30, callback=recorder)
+    assert [r["env_steps"] for r in recorder.records] == [12, 21, 30]
+    assert [call["n_eval_episodes"] for call in calls] == [2, 2, 5]
 
 
 # --- bad input: each a clear error naming the bad value -------------------------------------------------------------
@@ -355,12 +366,14 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     assert [r["env_steps"] for r in records] == [128, 256]
     assert {"algo", "env", "seed", "wall_seconds", "mean_return", "std_return", "mean_length", "returns"} <= set(records[0])
     assert len(records[0]["returns"]) == 10 and records[0]["seed"] == 1
+    assert len(records[-1]["returns"]) == 50  # the final evaluation: the protocol's 50 episodes
     marker = json.loads((run_dir / "seed_1.done.json").read_text())
     assert marker["config"]["eval_seed"] == 1001 and marker["config"]["hyperparams"]["n_envs"] == 8
     assert marker["versions"]["stable-baselines3"] and marker["torch_threads"] == 1
-    # the crashed run kept the records it wrote during its first rollout, before the update that raised
+    # the crashed run kept the records it wrote during its first rollout, before the update that raised (the one at
+    # 256 steps, the budget, is the final evaluation: it never came)
     crashed = [json.loads(line) for line in (results / "exploding_ppo" / "rrl_sb3-CartPoleNoVel-v1" / "seed_0.jsonl").open()]
-    assert [r["env_steps"] for r in crashed] == [128, 256]
+    assert [r["env_steps"] for r in crashed] == [128]
 
     # the report: a table per env, a PNG, the failed runs listed
     report = write_report(results, n_resamples=1000, log=None)

@@ -6,7 +6,8 @@ A suite file (``benchmarks/suites/*.yml``)::
     seeds: [0, 1]                 # or a count: 2 means [0, 1]
     n_timesteps: 16000            # budget of every run (else the env's, else the hyperparameter file's)
     eval_freq: 2000               # env steps between evaluations (default: see default_eval_freq)
-    n_eval_episodes: 10
+    n_eval_episodes: 10           # episodes of each periodic evaluation
+    final_n_eval_episodes: 50     # episodes of the final evaluation (its error bar)
     hyperparams_dir: ../hyperparams   # relative to this file (default: benchmarks/hyperparams)
     device: cpu
     resources: {num_cpus: 1, num_gpus: 0}   # what each run asks of a Ray cluster
@@ -56,6 +57,9 @@ LONG_ON_POLICY_EVAL_FREQ = 10_000
 LONG_RUN = 100_000
 #: The evaluation env of seed ``s`` is seeded ``EVAL_SEED_OFFSET + s``.
 EVAL_SEED_OFFSET = 1_000
+#: Episodes of a periodic evaluation, and of the final one (enough for an error bar on a run's final return).
+N_EVAL_EPISODES = 10
+FINAL_N_EVAL_EPISODES = 50
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SUITE_KEYS = (
@@ -66,6 +70,7 @@ _SUITE_KEYS = (
     "n_timesteps",
     "eval_freq",
     "n_eval_episodes",
+    "final_n_eval_episodes",
     "hyperparams_dir",
     "device",
     "resources",
@@ -123,6 +128,7 @@ class RunSpec:
     n_eval_episodes: int
     hyperparams: Mapping[str, Any]
     device: str = "cpu"
+    final_n_eval_episodes: int = FINAL_N_EVAL_EPISODES
 
     @property
     def eval_seed(self) -> int:
@@ -147,6 +153,7 @@ class RunSpec:
                     "n_timesteps": self.n_timesteps,
                     "eval_freq": self.eval_freq,
                     "n_eval_episodes": self.n_eval_episodes,
+                    "final_n_eval_episodes": self.final_n_eval_episodes,
                     "eval_seed": self.eval_seed,
                     "hyperparams": dict(self.hyperparams),
                     "device": self.device,
@@ -173,7 +180,8 @@ class Suite:
     :param seeds: training seeds; the evaluation env of seed ``s`` is seeded ``1000 + s``
     :param n_timesteps: budget of every run without a more specific one
     :param eval_freq: env steps between evaluations (``None``: :func:`default_eval_freq`)
-    :param n_eval_episodes: deterministic episodes per evaluation
+    :param n_eval_episodes: deterministic episodes per periodic evaluation
+    :param final_n_eval_episodes: deterministic episodes of the final evaluation of each run
     :param name: the suite's name (default results directory ``runs/benchmark/<name>``)
     :param hyperparams_dir: directory of the ``<algo>.yml`` files (``None``: ``benchmarks/hyperparams``)
     :param device: torch device of the models
@@ -186,7 +194,8 @@ class Suite:
     seeds: Sequence[int] = (0, 1, 2)
     n_timesteps: int | None = None
     eval_freq: int | None = None
-    n_eval_episodes: int = 10
+    n_eval_episodes: int = N_EVAL_EPISODES
+    final_n_eval_episodes: int = FINAL_N_EVAL_EPISODES
     name: str = "suite"
     hyperparams_dir: str | Path | None = None
     device: str = "cpu"
@@ -228,7 +237,8 @@ class Suite:
         for key in ("n_timesteps", "eval_freq"):
             if getattr(self, key) is not None:
                 set_(self, key, as_positive_int(key, getattr(self, key)))
-        set_(self, "n_eval_episodes", as_positive_int("n_eval_episodes", self.n_eval_episodes))
+        for key in ("n_eval_episodes", "final_n_eval_episodes"):
+            set_(self, key, as_positive_int(key, getattr(self, key)))
         for key, value, strictly in (("num_cpus", self.num_cpus, True), ("num_gpus", self.num_gpus, False)):
             if value is None and key == "num_cpus":
                 continue
@@ -286,7 +296,8 @@ class Suite:
             seeds=data.get("seeds", (0, 1, 2)),
             n_timesteps=data.get("n_timesteps"),
             eval_freq=data.get("eval_freq"),
-            n_eval_episodes=data.get("n_eval_episodes", 10),
+            n_eval_episodes=data.get("n_eval_episodes", N_EVAL_EPISODES),
+            final_n_eval_episodes=data.get("final_n_eval_episodes", FINAL_N_EVAL_EPISODES),
             name=str(data.get("name", default_name)),
             hyperparams_dir=hyperparams_dir,
             device=str(data.get("device", "cpu")),
@@ -343,7 +354,18 @@ class Suite:
                 eval_freq = as_positive_int(f"eval_freq of {entry.name}", eval_freq)
                 settings.pop("n_timesteps", None)
                 runs.extend(
-                    RunSpec(entry.name, spec, env.id, seed, budget, eval_freq, self.n_eval_episodes, settings, self.device)
+                    RunSpec(
+                        entry.name,
+                        spec,
+                        env.id,
+                        seed,
+                        budget,
+                        eval_freq,
+                        self.n_eval_episodes,
+                        settings,
+                        self.device,
+                        self.final_n_eval_episodes,
+                    )
                     for seed in self.seeds
                 )
         # Seed-major order: the algorithms of one (seed, env) run side by side in time, so the wall clocks they are

@@ -30,7 +30,9 @@ class EvalRecorder(BaseCallback):
 
     An evaluation runs ``n_eval_episodes`` deterministic episodes through SB3's ``evaluate_policy`` (which threads the
     recurrent state of recurrent policies) on ``eval_env``, reseeded with ``eval_seed`` before each evaluation so that
-    every evaluation, and every algorithm, sees the same episodes. With ``n_envs > 1`` the step count grows by
+    every evaluation, and every algorithm, sees the same episodes. The final evaluation, at the end of training, runs
+    ``final_n_eval_episodes`` episodes so that a run's final return carries a usable error bar; a periodic evaluation
+    that would fall on the last step is left to it. With ``n_envs > 1`` the step count grows by
     ``n_envs`` per callback, so an evaluation happens when ``num_timesteps`` crosses a multiple of ``eval_freq``.
     The wall clock of a record is training time only: evaluations are excluded. A ``VecNormalize`` eval env gets the
     training statistics before each evaluation.
@@ -39,6 +41,7 @@ class EvalRecorder(BaseCallback):
     :param eval_freq: env steps between evaluations
     :param n_eval_episodes: episodes per evaluation
     :param eval_seed: seed of the evaluation env
+    :param final_n_eval_episodes: episodes of the final evaluation (``None``: ``n_eval_episodes``)
     :param meta: fields copied into every record (algorithm, env id, seed)
     :param on_record: called with each record (e.g. to print it)
     """
@@ -51,13 +54,19 @@ class EvalRecorder(BaseCallback):
         eval_seed: int = 1000,
         meta: dict[str, Any] | None = None,
         on_record: Callable[[dict[str, Any]], None] | None = None,
+        final_n_eval_episodes: int | None = None,
     ) -> None:
         super().__init__()
-        if eval_freq < 1 or n_eval_episodes < 1:
-            raise ValueError(f"eval_freq and n_eval_episodes must be >= 1, got {eval_freq=}, {n_eval_episodes=}")
+        final_n_eval_episodes = n_eval_episodes if final_n_eval_episodes is None else final_n_eval_episodes
+        if eval_freq < 1 or n_eval_episodes < 1 or final_n_eval_episodes < 1:
+            raise ValueError(
+                f"eval_freq, n_eval_episodes and final_n_eval_episodes must be >= 1, got {eval_freq=}, "
+                f"{n_eval_episodes=}, {final_n_eval_episodes=}"
+            )
         self.eval_env = eval_env
         self.eval_freq = eval_freq
         self.n_eval_episodes = n_eval_episodes
+        self.final_n_eval_episodes = final_n_eval_episodes
         self.eval_seed = eval_seed
         self.meta = dict(meta or {})
         self.on_record = on_record
@@ -78,22 +87,24 @@ class EvalRecorder(BaseCallback):
         self._last_eval_step = None
 
     def _on_step(self) -> bool:
-        if self.num_timesteps >= self._next_eval:
+        # the last step's evaluation is the final one, with more episodes, at the end of training
+        at_end = self.num_timesteps >= getattr(self.model, "_total_timesteps", float("inf"))
+        if self.num_timesteps >= self._next_eval and not at_end:
             self.evaluate()
             self._next_eval = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
         return True
 
     def _on_training_end(self) -> None:
         if self._last_eval_step != self.num_timesteps:
-            self.evaluate()
+            self.evaluate(self.final_n_eval_episodes)
 
     @property
     def train_seconds(self) -> float:
         """Training wall clock so far, without evaluations."""
         return time.perf_counter() - self._start - self.eval_seconds
 
-    def evaluate(self) -> dict[str, Any]:
-        """Evaluate now and append the record."""
+    def evaluate(self, n_episodes: int | None = None) -> dict[str, Any]:
+        """Evaluate now (``n_episodes``, default ``n_eval_episodes``) and append the record."""
         began, cpu_began = time.perf_counter(), time.process_time()
         train_seconds = began - self._start - self.eval_seconds
         train_cpu_seconds = cpu_began - self._cpu_start - self.eval_cpu_seconds
@@ -103,7 +114,7 @@ class EvalRecorder(BaseCallback):
         returns, lengths = evaluate_policy(
             self.model,
             self.eval_env,
-            n_eval_episodes=self.n_eval_episodes,
+            n_eval_episodes=n_episodes or self.n_eval_episodes,
             deterministic=True,
             return_episode_rewards=True,
         )
@@ -192,7 +203,9 @@ def execute_run(run: RunSpec, threads: int = 1, verbose: bool = True) -> RunResu
         try:
             model = build_model(run.algo, prepared, train_env, run.seed, run.device, run.where)
             meta = {"algo": run.label, "env": run.env_id, "seed": run.seed}
-            recorder = EvalRecorder(eval_env, run.eval_freq, run.n_eval_episodes, run.eval_seed, meta, report)
+            recorder = EvalRecorder(
+                eval_env, run.eval_freq, run.n_eval_episodes, run.eval_seed, meta, report, run.final_n_eval_episodes
+            )
             model.learn(run.n_timesteps, callback=recorder)
         finally:
             train_env.close()
