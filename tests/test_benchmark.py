@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import signal
 import socket
@@ -23,6 +24,8 @@ from rrl_sb3.benchmark import (
     ConfigError,
     EvalRecorder,
     Suite,
+    errors,
+    hyperparams,
     iqm,
     iqm_interval,
     load_results,
@@ -32,12 +35,14 @@ from rrl_sb3.benchmark import (
     steps_to_threshold,
     write_report,
 )
-from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pair
+from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pair, model_arguments
 from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
 from rrl_sb3.benchmark.hyperparams import parse_number, parse_python_literal, prepare
-from rrl_sb3.benchmark.report import RunData, format_overview, format_table, summarize, unsupported_pairs
-from rrl_sb3.benchmark.stats import mean_interval, median_steps
+from rrl_sb3.benchmark.report import RunData, format_cpu_table, format_overview, format_table, summarize
+from rrl_sb3.benchmark.stats import first_reaching, mean_interval, median_steps, return_at
+from rrl_sb3.benchmark.store import SKIPPED_FILE, ResultStore, SkippedPair
+from rrl_sb3.benchmark.suite import unsupported_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 HYPERPARAMS = ROOT / "benchmarks" / "hyperparams"
@@ -154,6 +159,161 @@ def test_overview_tells_an_unsupported_action_space_from_a_missing_run() -> None
     assert pairs == {("sac", "CartPole-v1"): "n/a: Discrete actions", ("my_sac", "CartPole-v1"): "n/a: Discrete actions"}
 
 
+def test_return_at_a_budget_and_first_reaching() -> None:
+    cpu, returns = [2.0, 4.0, 6.0], [-900.0, -150.0, -300.0]
+    assert return_at(cpu, returns, 4.0) == -150.0  # at the budget counts
+    assert return_at(cpu, returns, 100.0) == -300.0  # a run that ended before the budget: its final evaluation
+    assert return_at(cpu, returns, 1.9) is None
+    assert first_reaching(cpu, returns, -200.0) == 4.0 and first_reaching(cpu, returns, 0.0) is None
+
+
+def _timed(algo: str, seed: int, points: list[tuple[int, float | None, float]]) -> RunData:
+    """A run from ``(env steps, training CPU seconds or None, return)`` per evaluation."""
+    records = []
+    for steps, cpu, value in points:
+        record = {"env_steps": steps, "mean_return": value, "wall_seconds": 2.0 * steps / 1000}
+        if cpu is not None:
+            record["cpu_seconds"] = cpu
+        records.append(record)
+    return RunData(algo, "P", seed, records)
+
+
+def test_equal_cpu_tables_hand_computed() -> None:
+    runs = [
+        _timed("a", 0, [(1000, 2.0, -900.0), (2000, 4.0, -150.0), (3000, 6.0, -100.0)]),
+        _timed("a", 1, [(1000, 3.0, -800.0), (2000, 6.0, -300.0), (3000, 9.0, -190.0)]),
+        _timed("a", 2, [(1000, 1.0, -700.0), (2000, 2.0, -250.0), (3000, 3.0, -100.0)]),
+        _timed("b", 0, [(500, 8.0, -400.0), (1000, 20.0, -120.0)]),
+        _timed("b", 1, [(1000, None, -150.0)]),  # records written before CPU time was measured
+        _timed("c", 0, [(1000, None, -500.0)]),
+    ]
+    rows = summarize(runs, threshold=-200.0, n_resamples=1000)
+    # the default budget: the smallest final training CPU time, a2's 3.0 s (b1 and c0 carry none)
+    assert [row.cpu_budget for row in rows] == [3.0, 3.0, 3.0]
+    # a at 3.0 s: a0's evaluation at 2.0 s, a1's at 3.0 s (at the budget counts), a2's final one at 3.0 s
+    a = rows[0]
+    np.testing.assert_array_equal(a.cpu_returns, [-900.0, -800.0, -100.0])
+    assert a.cpu_steps == [1000, 1000, 3000] and a.cpu_iqm == -600.0  # 3 values: the IQM is their mean
+    # CPU seconds to -200: a0 at 4.0 (-150), a1 at 9.0 (-190), a2 at 3.0 (-100; -250 is below); median 4.0
+    assert a.cpu_to_threshold == [4.0, 9.0, 3.0] and a.to_threshold == [2000, 3000, 3000]
+    table = format_cpu_table("P", rows, -200.0).splitlines()
+    assert table[0] == (
+        "| algorithm | seeds | return at 3.0 CPU s (mean ± std) | IQM [95% CI] | env steps by then "
+        "| CPU s to ≥ -200 (median; seeds there) |"
+    )
+    # std of (-900, -800, -100) around -600: sqrt((300² + 200² + 500²) / 3) = 355.9; with 3 seeds the 95% bootstrap
+    # interval of the IQM is [min, max] (all-min and all-max resamples have probability 1/27 each, above 2.5%)
+    assert table[2] == "| a | 3 | -600.0 ± 355.9 | -600.0 [-900.0, -100.0] | 1,000 to 3,000 | 4.0 (3/3) |"
+    # b0's first evaluation is at 8.0 s, after the budget; b1 reached -200 (at 1,000 steps) but carries no CPU time
+    assert table[3] == "| b | 2 | no evaluation by then | n/a | n/a | 20 (1/1; 1 of 2 seeds without CPU time) |"
+    # c: no CPU time at all; that it never reached -200 is known all the same
+    assert table[4] == "| c | 1 | n/a | n/a | n/a | not reached (0/1) |"
+
+    # another budget: 9.0 s; a2 ended at 3.0 s and counts with its final evaluation
+    rows = summarize(runs, threshold=-200.0, n_resamples=1000, cpu_budget=9.0)
+    table = format_cpu_table("P", rows, -200.0).splitlines()
+    # (-100, -190, -100): mean -130, std sqrt((30² + 60² + 30²) / 3) = 42.4
+    assert table[0].startswith("| algorithm | seeds | return at 9.0 CPU s (mean ± std) |")
+    assert table[2].startswith("| a | 3 | -130.0 ± 42.4 | -130.0 [-190.0, -100.0] | 3,000 |")
+    assert table[3].startswith("| b | 2 | -400.0 ± 0.0 (1 of 2 seeds) | -400.0 [n/a: 1 seed] | 500 |")
+
+    # the overview at equal CPU time names each env's budget; an env without CPU time says n/a
+    rows = summarize(runs, threshold=-200.0, n_resamples=1000)
+    untimed = summarize([_timed("a", 0, [(1000, None, 10.0)])], threshold=None, n_resamples=1000)
+    overview = format_overview({"P": rows, "Q": untimed}, {("b", "Q"): "n/a: Discrete actions"}, at_cpu_budget=True)
+    assert overview.splitlines() == [
+        "| algorithm | P (at 3.0 CPU s) | Q |",
+        "| --- | --- | --- |",
+        "| a | -600.0 [-900.0, -100.0] | n/a (no CPU time recorded) |",
+        "| b | no evaluation by then | n/a: Discrete actions |",
+        "| c | n/a (no CPU time recorded) | not run |",
+    ]
+    assert format_cpu_table("Q", untimed, None).splitlines()[-1] == "| a | 1 | n/a | n/a | n/a | n/a |"
+
+
+def test_skipped_pairs_are_saved_with_the_results_and_merged(tmp_path: Path) -> None:
+    lines: list[str] = []
+    suite = tiny_suite(algos=["sac", "recurrent_sac"], seeds=[0])
+    outcome = run_suite(suite, tmp_path, verbose=False, log=lines.append)  # nothing to run: both skip CartPole
+    assert not outcome.finished and len(outcome.unsupported) == 2
+    assert "skipped: sac on rrl_sb3/CartPoleNoVel-v1: sac supports Box actions, the env has Discrete" in lines
+    sac = SkippedPair("sac", "sac", CARTPOLE, "Discrete", ("Box",))
+    recurrent_sac = SkippedPair("recurrent_sac", "recurrent_sac", CARTPOLE, "Discrete", ("Box",))
+    store = ResultStore(tmp_path)
+    assert store.skipped() == [recurrent_sac, sac]
+    # another suite into the same directory adds its pairs and keeps the others
+    run_suite(tiny_suite(algos=["sac"], envs=["CartPole-v1"], seeds=[0]), tmp_path, verbose=False, log=lines.append)
+    sac_cartpole = SkippedPair("sac", "sac", "CartPole-v1", "Discrete", ("Box",))
+    assert store.skipped() == [recurrent_sac, sac_cartpole, sac]
+    # a pair a later suite runs is no longer skipped
+    store.save_skipped([], planned=[("sac", "CartPole-v1")])
+    assert store.skipped() == [recurrent_sac, sac]
+    assert json.loads((tmp_path / SKIPPED_FILE).read_text())["skipped"][0] == {
+        "algo": "recurrent_sac",
+        "algorithm": "recurrent_sac",
+        "env": CARTPOLE,
+        "action_space": "Discrete",
+        "supported": ["Box"],
+    }
+    # a suite without skipped pairs writes no file into a directory that has none
+    ResultStore(tmp_path / "other").save_skipped([], planned=[("ppo", CARTPOLE)])
+    assert not (tmp_path / "other").exists()
+
+
+def _write_finished_run(root: Path, label: str, env_id: str, seed: int, returns: list[float]) -> None:
+    folder = root / label / env_id.replace("/", "-")
+    folder.mkdir(parents=True, exist_ok=True)
+    records = [
+        {
+            "algo": label,
+            "env": env_id,
+            "seed": seed,
+            "env_steps": 1000 * (i + 1),
+            "wall_seconds": 1.0 * (i + 1),
+            "mean_return": r,
+        }
+        for i, r in enumerate(returns)
+    ]
+    (folder / f"seed_{seed}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    marker = {"config": {"algo": label, "algorithm": label, "env": env_id, "seed": seed}}
+    (folder / f"seed_{seed}.done.json").write_text(json.dumps(marker))
+
+
+def test_report_reads_skipped_pairs_from_the_results_not_the_registry(tmp_path: Path) -> None:
+    _write_finished_run(tmp_path, "sac", "Pendulum-v1", 0, [-1000.0, -150.0])
+    _write_finished_run(tmp_path, "ppo", "NoSuchEnv-v0", 0, [10.0, 20.0])  # an id no registry knows
+    text = write_report(tmp_path, n_resamples=100, log=None).read_text()
+    # a directory written before skipped.json: a missing pair is "not run"; records without CPU time give "n/a"
+    assert "| sac | not run | -150.0 |" in text and "| ppo | 20.0 | not run |" in text
+    assert "| ppo | n/a (no CPU time recorded) | not run |" in text  # at equal CPU time
+    ResultStore(tmp_path).save_skipped([SkippedPair("sac", "sac", "NoSuchEnv-v0", "Discrete", ("Box",))])
+    text = write_report(tmp_path, n_resamples=100, log=None).read_text()
+    assert "| sac | n/a: Discrete actions | -150.0 |" in text
+    assert "| sac | n/a: Discrete actions | n/a (no CPU time recorded) |" in text
+    with pytest.raises(ConfigError, match=r"cpu_budgets\['Pendulum-v1'\]=-1"):
+        write_report(tmp_path, log=None, cpu_budgets={"Pendulum-v1": -1})
+    with pytest.raises(ConfigError, match=r"'CartPole-v1', which has no finished runs"):
+        write_report(tmp_path, log=None, cpu_budgets={"CartPole-v1": 10.0})
+
+
+def test_benchmark_package_structure() -> None:
+    package = ROOT / "rrl_sb3" / "benchmark"
+    # one ConfigError, importable from its old home and the package
+    assert hyperparams.ConfigError is errors.ConfigError is ConfigError
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for function in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for node in ast.walk(function):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                assert not any(name.split(".")[0] == "rrl_sb3" for name in names), f"{path.name}:{node.lineno} imports lazily"
+    # the report reads results; it does not rebuild envs or algorithms to describe them
+    tree = ast.parse((package / "report.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {f"rrl_sb3.benchmark.{m}" for m in ("suite", "algorithms", "worker", "runner")}
+
+
 # --- hyperparameters ------------------------------------------------------------------------------------------------
 
 
@@ -261,6 +421,38 @@ def test_eval_recorder_evaluates_at_each_crossing_and_at_the_end(monkeypatch: py
     model.learn(30, callback=recorder)
     assert [r["env_steps"] for r in recorder.records] == [12, 21, 30]
     assert [call["n_eval_episodes"] for call in calls] == [2, 2, 5]
+    assert not recorder.stopped_on_cpu_budget and all("stopped_on" not in r for r in recorder.records)
+
+
+def test_eval_recorder_stops_on_its_cpu_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def evaluation(model, env, **kwargs):  # stands in for evaluate_policy: CPU-heavy, to show that it is not counted
+        calls.append(kwargs)
+        deadline = time.process_time() + 0.05
+        while time.process_time() < deadline:
+            pass
+        return [1.0], [5]
+
+    monkeypatch.setattr("rrl_sb3.benchmark.worker.evaluate_policy", evaluation)
+    train_env, eval_env = make_env_pair(CARTPOLE, prepare({"n_envs": 2}, "test"), seed=0, eval_seed=1000)
+    model = PPO("MlpPolicy", train_env, n_steps=32, batch_size=64, n_epochs=1, seed=0)
+    recorder = EvalRecorder(eval_env, eval_freq=64, n_eval_episodes=2, final_n_eval_episodes=5, cpu_budget=0.5)
+    model.learn(10_000_000, callback=recorder)
+    final = recorder.records[-1]
+    # stopped long before the env-step budget, once the training CPU time (evaluations excluded) reached 0.5 s
+    assert recorder.stopped_on_cpu_budget and final["stopped_on"] == "cpu_seconds"
+    assert final["env_steps"] < 10_000_000 and 0.5 <= final["cpu_seconds"] < 1.5
+    assert len(recorder.records) > 3  # so several evaluations' CPU time was left out
+    # the final evaluation happened at the step training stopped, with its own episode count, once
+    assert [call["n_eval_episodes"] for call in calls] == [2] * (len(calls) - 1) + [5]
+    assert all("stopped_on" not in r for r in recorder.records[:-1])
+    steps = [r["env_steps"] for r in recorder.records]
+    assert steps == sorted(set(steps))
+    with pytest.raises(ValueError, match="cpu_budget=-1"):
+        EvalRecorder(eval_env, eval_freq=10, cpu_budget=-1)
+    train_env.close()
+    eval_env.close()
 
 
 # --- bad input: each a clear error naming the bad value -------------------------------------------------------------
@@ -303,6 +495,9 @@ def test_flags_pick_from_a_suite_file_and_keep_its_settings(tmp_path: Path) -> N
         ),
         (f"algos: [{{algo: ppo, lr: 1}}]\nenvs: [{CARTPOLE}]", r"algos entry 'ppo': unknown key\(s\) \['lr'\]"),
         (f"algos: [ppo, ppo]\nenvs: [{CARTPOLE}]", r"share the label\(s\) \['ppo'\]"),
+        (f"algos: [ppo]\nenvs: [{CARTPOLE}]\ncpu_seconds: -5", "cpu_seconds must be a positive number, got cpu_seconds=-5"),
+        (f"algos: [{{algo: ppo, cpu_seconds: 0}}]\nenvs: [{CARTPOLE}]", "cpu_seconds of ppo must be a positive number"),
+        (f"algos: [ppo]\nenvs: [{{id: {CARTPOLE}, cpu_seconds: lots}}]", "cpu_seconds of rrl_sb3/CartPoleNoVel-v1 must be"),
     ],
 )
 def test_malformed_suite_file(tmp_path: Path, text: str, message: str) -> None:
@@ -310,6 +505,48 @@ def test_malformed_suite_file(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
         Suite.from_file(path)
     assert str(path) in str(error.value)
+
+
+def test_cpu_budgets_of_suites_and_flags(tmp_path: Path) -> None:
+    suite_file = write(
+        tmp_path / "suite.yml",
+        f"cpu_seconds: 30\nn_timesteps: 1000\nalgos: [{{algo: ppo, cpu_seconds: 10}}, reinforce_gru, sac]\n"
+        f"envs: [{{id: {CARTPOLE}, cpu_seconds: 20}}, rrl_sb3/PendulumNoVel-v1]\nseeds: [0]",
+    )
+    budgets = {(r.label, r.env_id): r.cpu_seconds for r in Suite.from_file(suite_file).plan().runs}
+    # first found: the algorithm entry's, the env entry's, the suite's
+    assert budgets == {
+        ("ppo", CARTPOLE): 10.0,
+        ("ppo", "rrl_sb3/PendulumNoVel-v1"): 10.0,
+        ("reinforce_gru", CARTPOLE): 20.0,
+        ("reinforce_gru", "rrl_sb3/PendulumNoVel-v1"): 30.0,
+        ("sac", "rrl_sb3/PendulumNoVel-v1"): 30.0,
+    }
+    parser = build_parser()
+    suite = suite_from_args(parser.parse_args(["run", str(suite_file), "--cpu-seconds", "5.5"]))
+    assert {r.cpu_seconds for r in suite.plan().runs} == {5.5}  # --cpu-seconds replaces every CPU budget
+    run = next(r for r in suite.plan().runs if r.label == "ppo")
+    assert run.config()["cpu_seconds"] == 5.5 and run.n_timesteps == 1000
+    # without a CPU budget the config is what it was before CPU budgets existed: finished runs are not "changed"
+    assert "cpu_seconds" not in tiny_suite().plan().runs[0].config()
+    for flags in (["run", "--cpu-seconds", "-5"], ["report", "results", "--cpu-budget", "rrl_sb3/PendulumNoVel-v1=0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(flags)
+    assert parser.parse_args(["report", "r", "--cpu-budget", "A=3", "--cpu-budget", "B=4.5"]).cpu_budget == [
+        ("A", 3.0),
+        ("B", 4.5),
+    ]
+    with pytest.raises(ConfigError, match="cpu_seconds must be a positive number, got cpu_seconds=nan"):
+        tiny_suite(cpu_seconds=float("nan"))
+
+
+def test_model_arguments_are_those_the_plan_checks() -> None:
+    spec = get_algorithm("recurrent_ppo_gru")
+    cls, policy, kwargs = model_arguments(spec, prepare({"policy_kwargs": "dict(net_arch=[8])", "n_steps": 16}, "t"), "t")
+    assert cls.__name__ == "RecurrentPPO" and isinstance(policy, type)  # the GRU policy name, resolved to its class
+    assert kwargs == {"n_steps": 16, "policy_kwargs": {"net_arch": [8]}, "verbose": 0}
+    with pytest.raises(ConfigError, match="'n_step' not an argument of RecurrentPPO"):
+        model_arguments(spec, prepare({"n_step": 16}, "t"), "t")
 
 
 def test_bad_hyperparameters_are_caught_before_anything_runs(tmp_path: Path) -> None:
@@ -370,6 +607,7 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     marker = json.loads((run_dir / "seed_1.done.json").read_text())
     assert marker["config"]["eval_seed"] == 1001 and marker["config"]["hyperparams"]["n_envs"] == 8
     assert marker["versions"]["stable-baselines3"] and marker["torch_threads"] == 1
+    assert marker["stopped_on"] == "n_timesteps" and "cpu_seconds" not in marker["config"]
     # the crashed run kept the records it wrote during its first rollout, before the update that raised (the one at
     # 256 steps, the budget, is the final evaluation: it never came)
     crashed = [json.loads(line) for line in (results / "exploding_ppo" / "rrl_sb3-CartPoleNoVel-v1" / "seed_0.jsonl").open()]
@@ -380,6 +618,9 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     text = report.read_text()
     assert "| ppo | 2 | 256 |" in text and "| recurrent_ppo_gru | 2 | 256 |" in text and "steps to ≥ 475" in text
     assert "## Overview" in text and "| algorithm | rrl_sb3/CartPoleNoVel-v1 |" in text
+    # the second axis: every run at the shortest run's training CPU time
+    assert "At equal CPU time" in text and "| algorithm | rrl_sb3/CartPoleNoVel-v1 (at " in text
+    assert not (results / SKIPPED_FILE).exists()  # nothing skipped, nothing to say
     assert "failed: exploding_ppo on rrl_sb3/CartPoleNoVel-v1, seed 0: RuntimeError: exploding on purpose" in text
     png = results / "rrl_sb3-CartPoleNoVel-v1.png"
     assert png.read_bytes().startswith(b"\x89PNG")
@@ -397,6 +638,30 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     lines.clear()
     run_suite(tiny_suite(algos=["ppo"], eval_freq=64), results, verbose=False, log=lines.append)
     assert any("finished earlier with other settings (eval_freq)" in line for line in lines)
+
+
+def test_tiny_suite_with_a_cpu_budget_stops_early(tmp_path: Path) -> None:
+    lines: list[str] = []
+    suite = tiny_suite(algos=["ppo"], seeds=[0], n_timesteps=10_000_000, eval_freq=2048, cpu_seconds=1.0)
+    outcome = run_suite(suite, tmp_path, workers=1, threads_per_run=1, verbose=False, log=lines.append)
+    assert outcome.ok and [r.stopped_on for r in outcome.finished] == ["cpu_seconds"]
+    assert any("stopped on its CPU budget of 1 s" in line for line in lines)
+    run_dir = tmp_path / "ppo" / "rrl_sb3-CartPoleNoVel-v1"
+    records = [json.loads(line) for line in (run_dir / "seed_0.jsonl").open()]
+    final = records[-1]
+    # the records say so: far fewer env steps than n_timesteps, 1 s of training CPU, the final evaluation's 50 episodes
+    assert final["stopped_on"] == "cpu_seconds" and final["env_steps"] < 10_000_000 and final["cpu_seconds"] >= 1.0
+    assert len(final["returns"]) == 50 and all("stopped_on" not in r for r in records[:-1])
+    marker = json.loads((run_dir / "seed_0.done.json").read_text())
+    assert marker["stopped_on"] == "cpu_seconds" and marker["config"]["cpu_seconds"] == 1.0
+    assert marker["env_steps"] == final["env_steps"]
+    text = write_report(tmp_path, n_resamples=100, log=None).read_text()
+    assert f"return at {final['cpu_seconds']:.1f} CPU s" in text
+    # the same suite without its CPU budget is another config
+    lines.clear()
+    again = run_suite(suite.replace(cpu_seconds=None), tmp_path, verbose=False, log=lines.append)
+    assert len(again.already_finished) == 1 and not again.finished
+    assert any("finished earlier with other settings (cpu_seconds)" in line for line in lines)
 
 
 def test_cli_report_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

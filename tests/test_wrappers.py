@@ -255,6 +255,28 @@ def test_spec_round_trip_rebuilds_wrapper() -> None:
     assert rebuilt.spec.additional_wrappers[-1].name == "MaskVelocity"
 
 
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "base_id"),
+    [("rrl_sb3/PendulumNoVel-v1", {}, "Pendulum-v1"), ("rrl_sb3/CartPoleNoVel-v1", {"mode": "drop"}, "CartPole-v1")],
+)
+def test_registered_id_spec_round_trip(env_id: str, kwargs: dict, base_id: str) -> None:
+    env = gym.make(env_id, **kwargs)
+    assert env.spec.kwargs == {"base_id": base_id, "kind": "novel", **kwargs}
+    # MaskVelocity records its own constructor arguments (not MaskObservation's indices)
+    (wrapper,) = env.spec.additional_wrappers
+    assert (wrapper.name, wrapper.kwargs) == ("MaskVelocity", {"mode": kwargs.get("mode", "zero"), "env_id": base_id})
+    rebuilt = gym.make(env.spec)
+    assert rebuilt.spec == env.spec and rebuilt.spec.kwargs == env.spec.kwargs
+    assert rebuilt.observation_space == env.observation_space
+    np.testing.assert_array_equal(rebuilt.reset(seed=4)[0], env.reset(seed=4)[0])
+
+
+def test_mask_velocity_records_its_own_arguments() -> None:
+    env = MaskVelocity(gym.make("Pendulum-v1"), mode="drop")
+    assert env._saved_kwargs == {"mode": "drop", "env_id": None}
+    assert MaskObservation(gym.make("Pendulum-v1"), indices=[2])._saved_kwargs == {"indices": [2], "mode": "zero"}
+
+
 def test_subproc_vec_env() -> None:
     vec = make_vec_env(
         "Pendulum-v1", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv, wrapper_class=ObservationNoise, wrapper_kwargs={"std": 0.1}

@@ -24,7 +24,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
-from rrl_sb3.benchmark.hyperparams import ConfigError, Prepared
+from rrl_sb3.benchmark.errors import ConfigError
+from rrl_sb3.benchmark.hyperparams import Prepared
+from rrl_sb3.policies import GRU_POLICY_ALIASES
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,6 @@ def resolve_policy(cls: type[BaseAlgorithm], policy: str) -> str | type:
     """The policy argument for ``cls``: its own alias as is, a GRU policy name or ``"module:Class"`` as a class."""
     if policy in getattr(cls, "policy_aliases", {}):
         return policy
-    from rrl_sb3.policies import GRU_POLICY_ALIASES
-
     if policy in GRU_POLICY_ALIASES:
         return GRU_POLICY_ALIASES[policy]
     if ":" in policy:
@@ -198,13 +198,25 @@ def make_env_pair(env_id: str, prepared: Prepared, seed: int, eval_seed: int) ->
     return train_env, eval_env
 
 
-def build_model(spec: AlgoSpec, prepared: Prepared, env: VecEnv, seed: int, device: str, where: str) -> BaseAlgorithm:
-    """Instantiate ``spec``'s algorithm on ``env`` with the prepared hyperparameters."""
+def model_arguments(spec: AlgoSpec, prepared: Prepared, where: str) -> tuple[type[BaseAlgorithm], str | type, dict[str, Any]]:
+    """The algorithm class, its policy argument and its keyword arguments (``env``, ``seed`` and ``device`` aside), checked.
+
+    What checking a suite (:meth:`rrl_sb3.benchmark.Suite.plan`) and building a model (:func:`build_model`) share, so
+    that a setting the plan accepts is exactly one the model is built with.
+
+    :raises ConfigError: for a class that cannot be imported, an unknown policy or a keyword the constructor does not take
+    """
     cls = spec.load_class()
     policy = resolve_policy(cls, prepared.policy or spec.default_policy)
     kwargs = dict(prepared.kwargs)
     if prepared.policy_kwargs is not None:
         kwargs["policy_kwargs"] = prepared.policy_kwargs
-    kwargs.setdefault("verbose", 0)
     check_kwargs(cls, kwargs, where)
+    kwargs.setdefault("verbose", 0)  # the runner prints its own line per evaluation
+    return cls, policy, kwargs
+
+
+def build_model(spec: AlgoSpec, prepared: Prepared, env: VecEnv, seed: int, device: str, where: str) -> BaseAlgorithm:
+    """Instantiate ``spec``'s algorithm on ``env`` with the prepared hyperparameters."""
+    cls, policy, kwargs = model_arguments(spec, prepared, where)
     return cls(policy, env, seed=seed, device=device, **kwargs)

@@ -2,8 +2,10 @@
 
 rrl-bench run benchmarks/suites/quick_comparison.yml --results runs/compare
 rrl-bench run --algos dreamer recurrent_ppo_lstm --envs rrl_sb3/PendulumNoVel-v1 --seeds 0 1 --steps 20000
+rrl-bench run SUITE.yml --cpu-seconds 600      # also stop each run at 600 s of training CPU time
 rrl-bench run SUITE.yml --backend ray --ray-address HOST:6379
 rrl-bench report runs/compare
+rrl-bench report runs/compare --cpu-budget rrl_sb3/PendulumNoVel-v1=300
 rrl-bench list
 """
 
@@ -16,8 +18,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import rrl_sb3
 from rrl_sb3.benchmark.algorithms import ALGORITHMS
-from rrl_sb3.benchmark.hyperparams import ConfigError
+from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.report import write_report
 from rrl_sb3.benchmark.runner import BACKENDS, default_results_dir, run_suite
 from rrl_sb3.benchmark.suite import Suite
@@ -41,6 +44,27 @@ def _threshold(text: str) -> tuple[str, float]:
     return env_id, threshold
 
 
+def _cpu_budget(text: str) -> tuple[str, float]:
+    env_id, _, value = text.rpartition("=")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not env_id or not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a CPU budget is ENV_ID=SECONDS with SECONDS > 0, got --cpu-budget {text}")
+    return env_id, seconds
+
+
+def _cpu_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"--cpu-seconds must be a positive number of seconds, got --cpu-seconds {text}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrl-bench", description="Benchmark suites for rrl_sb3: run them, report them.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--envs", nargs="+", help="Gymnasium env ids; with a suite file, those of its envs to run")
     run.add_argument("--seeds", nargs="+", type=int, help="training seeds (default 0 1 2)")
     run.add_argument("--steps", type=int, help="budget of every run, in env steps (replaces the suite's budgets)")
+    run.add_argument(
+        "--cpu-seconds",
+        type=_cpu_seconds,
+        help="CPU budget of every run: stop once its training CPU time (evaluations excluded) reaches it; --steps stays "
+        "the upper bound on env steps (replaces the suite's CPU budgets)",
+    )
     run.add_argument("--eval-freq", type=int, help="env steps between evaluations (default: the protocol's)")
     run.add_argument("--hyperparams", type=Path, help="directory of <algo>.yml files (default benchmarks/hyperparams)")
     run.add_argument("--name", help="suite name (default: the file's stem, or 'suite')")
@@ -75,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", type=Path, help="results directory written by `rrl-bench run`")
     report.add_argument(
         "--threshold", action="append", type=_threshold, default=[], metavar="ENV_ID=VALUE", help="return threshold of an env"
+    )
+    report.add_argument(
+        "--cpu-budget",
+        action="append",
+        type=_cpu_budget,
+        default=[],
+        metavar="ENV_ID=SECONDS",
+        help="training CPU seconds at which the runs on an env are compared (default: the shortest run's training CPU "
+        "time on that env); repeatable",
     )
 
     commands.add_parser("list", help="the registered algorithms and the rrl_sb3 env ids")
@@ -101,6 +140,7 @@ def suite_from_args(args: argparse.Namespace) -> Suite:
         "envs": envs,
         "seeds": args.seeds,
         "n_timesteps": args.steps,
+        "cpu_seconds": args.cpu_seconds,
         "eval_freq": args.eval_freq,
         "hyperparams_dir": args.hyperparams,
         "name": args.name,
@@ -120,8 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
-            import rrl_sb3
-
             print("algorithms:")
             for spec in ALGORITHMS.values():
                 print(f"  {spec.name:<20} {spec.description} [{'/'.join(spec.action_spaces)} actions]")
@@ -130,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {env_id}")
             return 0
         if args.command == "report":
-            write_report(args.results, thresholds=dict(args.threshold))
+            write_report(args.results, thresholds=dict(args.threshold), cpu_budgets=dict(args.cpu_budget))
             return 0
         suite = suite_from_args(args)
         results = args.results if args.results is not None else default_results_dir(suite)

@@ -27,17 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from stable_baselines3.common.utils import LinearSchedule
+from torch import nn
+
+from rrl_sb3.benchmark.errors import ConfigError  # re-exported: its home before errors.py
 
 #: Keys the runner consumes itself instead of passing them to the algorithm.
 RUNNER_KEYS = ("n_timesteps", "n_envs", "normalize", "frame_stack", "env_kwargs", "policy", "policy_kwargs")
 DEFAULT_ENTRY = "default"
 
 _NUMBER = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-class ConfigError(ValueError):
-    """A suite, hyperparameter file or value the runner cannot use; the message names the bad value."""
 
 
 def find_hyperparams_dir(start: Path | None = None) -> Path | None:
@@ -54,8 +54,6 @@ def find_hyperparams_dir(start: Path | None = None) -> Path | None:
 
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file; a syntax error becomes a :class:`ConfigError` naming the file."""
-    import yaml  # the benchmark extra; imported here so that the rest of the package works without it
-
     try:
         return yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as error:
@@ -103,6 +101,14 @@ def as_positive_int(name: str, value: Any) -> int:
     return int(number)
 
 
+def as_positive_number(name: str, value: Any) -> float:
+    """A positive, finite number from YAML or a flag (``600``, ``1.5e3``, ``"600"``), e.g. a budget of CPU seconds."""
+    number = parse_number(value)
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 < number < float("inf"):
+        raise ConfigError(f"{name} must be a positive number, got {name}={value!r}")
+    return float(number)
+
+
 def parse_schedule(name: str, value: Any) -> Any:
     """``"lin_0.001"`` -> a schedule from 0.001 at the start of training to 0 at its end; other values unchanged."""
     if isinstance(value, str) and value.startswith("lin_"):
@@ -119,7 +125,6 @@ def parse_python_literal(text: str, what: str) -> Any:
     >>> parse_python_literal("dict(net_arch=[64, 64], log_std_init=-2, activation_fn=nn.Tanh)", "policy_kwargs")
     {'net_arch': [64, 64], 'log_std_init': -2, 'activation_fn': <class 'torch.nn.modules.activation.Tanh'>}
     """
-    from torch import nn
 
     def convert(node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):

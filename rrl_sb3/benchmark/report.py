@@ -1,6 +1,9 @@
-"""The report of a results directory: a markdown table and a learning-curve plot per environment.
+"""The report of a results directory: markdown tables on two axes and a learning-curve plot per environment.
 
-For every env and algorithm label, over the finished runs (seeds):
+Every comparison is shown on the two axes of the evaluation protocol (DESIGN.md): env steps (sample efficiency) and
+training CPU seconds (compute efficiency). For every env and algorithm label, over the finished runs (seeds):
+
+At equal env steps (each algorithm at its own budget; the "env steps" column gives it):
 
 - **final return**: the mean return of each run's last evaluation (at the end of its budget), as mean ± std over
   seeds (``np.std``, ``ddof=0``);
@@ -13,8 +16,19 @@ For every env and algorithm label, over the finished runs (seeds):
 - **training CPU time per run**: the process's CPU time over the same span (``time.process_time``), which a machine
   shared with other work inflates less than the wall clock; over the seeds whose records carry it.
 
-An overview table above the per-env sections gives each algorithm's IQM on every env ("n/a" where the algorithm
-does not support the env's action space, "not run" where it has no finished run).
+At equal CPU time (one budget of training CPU seconds per env, the same for every algorithm):
+
+- **return at the budget**: each run's last evaluation at or before the budget, mean ± std over seeds, and its IQM
+  [95% CI] as above. The default budget is the smallest final training CPU time of the finished runs on the env, so
+  that every run has used that much; ``rrl-bench report --cpu-budget ENV_ID=SECONDS`` sets another (a run that ended
+  before it counts with its final evaluation). A run without an evaluation by then, or whose records carry no CPU
+  time (written before it was measured), is left out, and the cell says of how many seeds it is;
+- **env steps by then**: the env steps of those evaluations;
+- **CPU seconds to threshold**: as steps to threshold, with the training CPU time of that evaluation.
+
+An overview above the per-env sections gives each algorithm's IQM on every env, once per axis ("n/a: <Space>
+actions" where a suite skipped the pair because the algorithm cannot act in the env, as the directory's
+``skipped.json`` says; "not run" where it has no finished run).
 
 The plot shows the mean evaluation return across seeds against env steps and against training wall clock, with a
 95% percentile-bootstrap band of that mean where there are two or more seeds.
@@ -26,17 +40,25 @@ import datetime
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from rrl_sb3.benchmark.algorithms import get_algorithm
-from rrl_sb3.benchmark.hyperparams import ConfigError
-from rrl_sb3.benchmark.stats import iqm, iqm_interval, mean_interval, median_steps, steps_to_threshold
-from rrl_sb3.benchmark.store import DONE_SUFFIX, ERROR_SUFFIX, RECORDS_SUFFIX, env_slug
-from rrl_sb3.benchmark.suite import env_action_space
+import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids, whose specs hold thresholds)
+from rrl_sb3.benchmark.errors import ConfigError
+from rrl_sb3.benchmark.stats import (
+    first_reaching,
+    iqm,
+    iqm_interval,
+    last_at_or_before,
+    mean_interval,
+    median_steps,
+    steps_to_threshold,
+)
+from rrl_sb3.benchmark.store import DONE_SUFFIX, ERROR_SUFFIX, RECORDS_SUFFIX, ResultStore, env_slug
 
 #: Return an evaluation must reach for an env to count as solved, where the env spec has no reward_threshold.
 #: Pendulum: -200, the level rl-zoo3's tuned agents reach and the target of DESIGN.md.
@@ -56,10 +78,6 @@ def threshold_for(env_id: str, overrides: Mapping[str, float] | None = None) -> 
         return float(overrides[env_id])
     if env_id in THRESHOLDS:
         return THRESHOLDS[env_id]
-    import gymnasium as gym
-
-    import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
-
     try:
         threshold = gym.spec(env_id).reward_threshold
     except gym.error.Error:
@@ -95,6 +113,12 @@ class RunData:
         """``nan`` for records written before CPU time was recorded."""
         value = self.records[-1].get("cpu_seconds") if self.records else None
         return float("nan") if value is None else float(value)
+
+    @property
+    def cpu_seconds(self) -> list[float] | None:
+        """The training CPU time of each evaluation; ``None`` unless every record carries it."""
+        values = [r.get("cpu_seconds") for r in self.records]
+        return None if not values or any(v is None for v in values) else [float(v) for v in values]
 
 
 @dataclass
@@ -135,7 +159,13 @@ def load_results(results_dir: str | Path) -> Results:
 
 @dataclass
 class Row:
-    """One algorithm on one env, over its finished seeds."""
+    """One algorithm on one env, over its finished seeds, on both axes.
+
+    The ``cpu_*`` fields are per seed at the env's common CPU budget ``cpu_budget`` (``nan`` when no run on the env
+    carries CPU time): ``cpu_returns`` is ``nan`` and ``cpu_steps`` ``None`` for a seed without an evaluation by then or
+    without CPU time; ``cpu_to_threshold`` is ``None`` for a seed that never reached the threshold and ``nan`` for one
+    that did, but whose records carry no CPU time.
+    """
 
     algo: str
     seeds: list[int]
@@ -147,19 +177,61 @@ class Row:
     to_threshold: list[int | None]
     train_seconds: np.ndarray
     train_cpu_seconds: np.ndarray
+    cpu_budget: float = float("nan")
+    cpu_returns: np.ndarray = field(default_factory=lambda: np.array([]))
+    cpu_steps: list[int | None] = field(default_factory=list)
+    cpu_iqm: float = float("nan")
+    cpu_iqm_low: float = float("nan")
+    cpu_iqm_high: float = float("nan")
+    cpu_to_threshold: list[float | None] = field(default_factory=list)
+    #: whether each seed's records carry CPU time
+    timed: list[bool] = field(default_factory=list)
 
 
-def summarize(runs: Sequence[RunData], threshold: float | None, n_resamples: int = 10_000) -> list[Row]:
-    """One :class:`Row` per algorithm label among ``runs`` (all of one env), sorted by label."""
+def common_cpu_budget(runs: Sequence[RunData]) -> float:
+    """The default CPU budget of an env: the smallest final training CPU time of ``runs`` (every run has used that
+    much); ``nan`` when no run carries CPU time."""
+    finals = [run.cpu_seconds[-1] for run in runs if run.cpu_seconds]
+    return min(finals) if finals else float("nan")
+
+
+def _at_budget(run: RunData, budget: float) -> tuple[float, int | None]:
+    """The return and env steps of ``run``'s last evaluation at or before ``budget`` CPU seconds; ``(nan, None)``
+    without one."""
+    cpu = run.cpu_seconds
+    index = None if cpu is None or not np.isfinite(budget) else last_at_or_before(cpu, budget)
+    return (float("nan"), None) if index is None else (run.returns[index], run.steps[index])
+
+
+def _cpu_to_threshold(run: RunData, threshold: float) -> float | None:
+    if steps_to_threshold(run.steps, run.returns, threshold) is None:
+        return None  # never reached: known without CPU time
+    cpu = run.cpu_seconds
+    return float("nan") if cpu is None else first_reaching(cpu, run.returns, threshold)
+
+
+def summarize(
+    runs: Sequence[RunData], threshold: float | None, n_resamples: int = 10_000, cpu_budget: float | None = None
+) -> list[Row]:
+    """One :class:`Row` per algorithm label among ``runs`` (all of one env), sorted by label.
+
+    :param cpu_budget: training CPU seconds at which runs are compared (``None``: :func:`common_cpu_budget` of
+        ``runs``)
+    """
     by_algo: dict[str, list[RunData]] = defaultdict(list)
     for run in runs:
         if run.records:
             by_algo[run.algo].append(run)
+    budget = common_cpu_budget([run for group in by_algo.values() for run in group]) if cpu_budget is None else cpu_budget
     rows = []
     for algo, group in sorted(by_algo.items()):
         group.sort(key=lambda r: r.seed)
         finals = np.array([r.returns[-1] for r in group])
         low, high = iqm_interval([finals], n_resamples=n_resamples)
+        at_budget = [_at_budget(r, budget) for r in group]
+        cpu_returns = np.array([value for value, _ in at_budget])
+        evaluated = cpu_returns[np.isfinite(cpu_returns)]
+        cpu_low, cpu_high = iqm_interval([evaluated], n_resamples=n_resamples) if evaluated.size else (np.nan, np.nan)
         rows.append(
             Row(
                 algo=algo,
@@ -172,6 +244,14 @@ def summarize(runs: Sequence[RunData], threshold: float | None, n_resamples: int
                 to_threshold=[None if threshold is None else steps_to_threshold(r.steps, r.returns, threshold) for r in group],
                 train_seconds=np.array([r.train_seconds for r in group]),
                 train_cpu_seconds=np.array([r.train_cpu_seconds for r in group]),
+                cpu_budget=budget,
+                cpu_returns=cpu_returns,
+                cpu_steps=[steps for _, steps in at_budget],
+                cpu_iqm=iqm(evaluated),
+                cpu_iqm_low=cpu_low,
+                cpu_iqm_high=cpu_high,
+                cpu_to_threshold=[None if threshold is None else _cpu_to_threshold(r, threshold) for r in group],
+                timed=[r.cpu_seconds is not None for r in group],
             )
         )
     return rows
@@ -206,49 +286,97 @@ def format_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> s
     return "\n".join(lines)
 
 
-def format_overview(rows_by_env: Mapping[str, Sequence[Row]], unsupported: Mapping[tuple[str, str], str] | None = None) -> str:
-    """One markdown table of every env: a row per algorithm, the IQM of its final returns [95% CI] per env.
+def _cpu(seconds: float) -> str:
+    """CPU seconds as the tables show them: one decimal below 10 s, none above."""
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+
+
+def _step_range(steps: Sequence[int]) -> str:
+    low, high = min(steps), max(steps)
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"
+
+
+def _cpu_threshold_cell(per_run: Sequence[float | None], threshold: float | None) -> str:
+    if threshold is None:
+        return "n/a"
+    known = [s for s in per_run if s is None or np.isfinite(s)]  # nan: reached, but no CPU time recorded
+    if not known:
+        return "n/a"
+    reached = sum(s is not None for s in known)
+    median = median_steps(known)
+    shown = _cpu(median) if np.isfinite(median) else "not reached"
+    missing = len(per_run) - len(known)
+    untimed = f"; {missing} of {len(per_run)} seeds without CPU time" if missing else ""
+    return f"{shown} ({reached}/{len(known)}{untimed})"
+
+
+def _budget_text(budget: float) -> str:
+    return f"{_cpu(budget)} CPU s" if np.isfinite(budget) else "equal CPU time (n/a: no CPU time recorded)"
+
+
+def format_cpu_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> str:
+    """The markdown table of one env at equal CPU time: the rows' common budget ``cpu_budget`` (:func:`summarize`)."""
+    budget = rows[0].cpu_budget if rows else float("nan")
+    target = f"CPU s to ≥ {threshold:g} (median; seeds there)" if threshold is not None else "CPU s to threshold"
+    lines = [
+        f"| algorithm | seeds | return at {_budget_text(budget)} (mean ± std) | IQM [95% CI] | env steps by then | {target} |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        values = row.cpu_returns[np.isfinite(row.cpu_returns)]
+        if not any(row.timed):
+            value = score = steps = "n/a"
+        elif values.size == 0:
+            value, score, steps = "no evaluation by then", "n/a", "n/a"
+        else:
+            value = f"{values.mean():.1f} ± {values.std():.1f}"
+            if values.size < len(row.seeds):
+                value += f" ({values.size} of {len(row.seeds)} seeds)"
+            interval = f"[{row.cpu_iqm_low:.1f}, {row.cpu_iqm_high:.1f}]" if np.isfinite(row.cpu_iqm_low) else "[n/a: 1 seed]"
+            score = f"{row.cpu_iqm:.1f} {interval}"
+            steps = _step_range([s for s in row.cpu_steps if s is not None])
+        to_threshold = _cpu_threshold_cell(row.cpu_to_threshold, threshold)
+        lines.append(f"| {row.algo} | {len(row.seeds)} | {value} | {score} | {steps} | {to_threshold} |")
+    return "\n".join(lines)
+
+
+def format_overview(
+    rows_by_env: Mapping[str, Sequence[Row]],
+    unsupported: Mapping[tuple[str, str], str] | None = None,
+    at_cpu_budget: bool = False,
+) -> str:
+    """One markdown table of every env: a row per algorithm, an IQM [95% CI] per env.
 
     :param rows_by_env: env id -> its rows (:func:`summarize`)
     :param unsupported: ``(algorithm label, env id)`` -> the cell of a pair the algorithm cannot run (a suite
         skips it); other pairs without runs read "not run"
+    :param at_cpu_budget: the IQM of the returns at each env's common CPU budget (its column says which) instead of
+        that of the final returns
     """
     unsupported = unsupported or {}
     envs = sorted(rows_by_env)
     cells: dict[str, dict[str, str]] = defaultdict(dict)
     most = max((len(row.seeds) for rows in rows_by_env.values() for row in rows), default=0)
-    for env_id in envs:
+    headers = list(envs)
+    for i, env_id in enumerate(envs):
         for row in rows_by_env[env_id]:
-            interval = f" [{row.iqm_low:.1f}, {row.iqm_high:.1f}]" if np.isfinite(row.iqm_low) else ""
-            fewer = f" ({len(row.seeds)} seed{'s' if len(row.seeds) > 1 else ''})" if len(row.seeds) < most else ""
-            cells[row.algo][env_id] = f"{row.iqm:.1f}{interval}{fewer}"
-    lines = ["| algorithm | " + " | ".join(envs) + " |", "| --- |" + " --- |" * len(envs)]
+            if at_cpu_budget:
+                headers[i] = f"{env_id} (at {_cpu(row.cpu_budget)} CPU s)" if np.isfinite(row.cpu_budget) else env_id
+                n = int(np.isfinite(row.cpu_returns).sum())
+                value, low, high = row.cpu_iqm, row.cpu_iqm_low, row.cpu_iqm_high
+                if not any(row.timed) or n == 0:
+                    cells[row.algo][env_id] = "no evaluation by then" if any(row.timed) else "n/a (no CPU time recorded)"
+                    continue
+            else:
+                n, value, low, high = len(row.seeds), row.iqm, row.iqm_low, row.iqm_high
+            interval = f" [{low:.1f}, {high:.1f}]" if np.isfinite(low) else ""
+            fewer = f" ({n} seed{'s' if n > 1 else ''})" if n < most else ""
+            cells[row.algo][env_id] = f"{value:.1f}{interval}{fewer}"
+    lines = ["| algorithm | " + " | ".join(headers) + " |", "| --- |" + " --- |" * len(envs)]
     for algo in sorted(cells):
         row = [cells[algo].get(env_id, unsupported.get((algo, env_id), "not run")) for env_id in envs]
         lines.append(f"| {algo} | " + " | ".join(row) + " |")
     return "\n".join(lines)
-
-
-def unsupported_pairs(runs: Sequence[RunData], env_ids: Sequence[str]) -> dict[tuple[str, str], str]:
-    """The pairs a suite skips: ``(label, env id)`` -> ``"n/a: <Space> actions"`` where the label's algorithm (named in
-    its runs' markers) does not support the env's action space. Algorithms not registered in this process are left out."""
-    algorithms = {run.algo: (run.marker or {}).get("config", {}).get("algorithm") for run in runs}
-    spaces = {}
-    for env_id in env_ids:
-        try:
-            spaces[env_id] = env_action_space(env_id)
-        except ConfigError:  # an id that is no longer registered: nothing to say about it
-            continue
-    pairs = {}
-    for label, name in algorithms.items():
-        try:
-            spec = get_algorithm(name)
-        except ConfigError:
-            continue
-        for env_id, space in spaces.items():
-            if not spec.supports(space):
-                pairs[(label, env_id)] = f"n/a: {type(space).__name__} actions"
-    return pairs
 
 
 def _seconds(values: np.ndarray) -> str:
@@ -339,6 +467,7 @@ def write_report(
     thresholds: Mapping[str, float] | None = None,
     n_resamples: int = 10_000,
     log: Log | None = print,
+    cpu_budgets: Mapping[str, float] | None = None,
 ) -> Path:
     """Write ``report.md`` and one ``<env>.png`` per env into ``results_dir``, and print the tables.
 
@@ -346,7 +475,10 @@ def write_report(
     :param thresholds: env id -> threshold, over :func:`threshold_for`'s
     :param n_resamples: bootstrap samples of the IQM interval
     :param log: where the tables go (``None``: nowhere)
+    :param cpu_budgets: env id -> training CPU seconds at which its runs are compared, over the default
+        (:func:`common_cpu_budget`: the smallest final training CPU time of the finished runs on the env)
     :return: the path of ``report.md``
+    :raises ConfigError: for a CPU budget that is not a positive number, or of an env without finished runs
     """
     root = Path(results_dir)
     results = load_results(root)
@@ -358,47 +490,90 @@ def write_report(
     by_env: dict[str, list[RunData]] = defaultdict(list)
     for run in results.finished:
         by_env[run.env].append(run)
+    cpu_budgets = dict(cpu_budgets or {})
+    for env_id, seconds in cpu_budgets.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+            raise ConfigError(f"a CPU budget must be a positive number of seconds, got cpu_budgets[{env_id!r}]={seconds!r}")
+        if env_id not in by_env:
+            raise ConfigError(
+                f"CPU budget for env id {env_id!r}, which has no finished runs in {str(root)!r}: {sorted(by_env)}"
+            )
 
     episodes = sorted({(run.marker or {}).get("config", {}).get("n_eval_episodes", 10) for run in results.finished})
+    command = " ".join([f"rrl-bench report {root}", *(f"--cpu-budget {e}={b:g}" for e, b in sorted(cpu_budgets.items()))])
     sections = [
         f"# Benchmark report: {root.name}",
         "",
-        f"Generated {datetime.date.today().isoformat()} by `rrl-bench report {root}` from {len(results.finished)} finished "
+        f"Generated {datetime.date.today().isoformat()} by `{command}` from {len(results.finished)} finished "
         f"runs. Evaluation: every `eval_freq` env steps and at the end of the budget, {'/'.join(map(str, episodes))} "
         "deterministic episodes through SB3's `evaluate_policy` on a separate env seeded `1000 + seed`; the wall clock "
-        "is training time without evaluation.",
+        "and the CPU time are training time without evaluation.",
         "",
-        "Final return: each seed's last evaluation, mean ± std over seeds. IQM: interquartile mean of the final returns "
-        f"with a 95% stratified-bootstrap percentile interval (seeds resampled; {n_resamples:,} resamples). Steps to "
-        "threshold: the first evaluation at or above it, median over seeds (a seed that never got there counts as "
-        "never), and how many seeds got there.",
+        "Each env is compared on two axes. **At equal env steps** (sample efficiency): final return: each seed's last "
+        "evaluation, at the end of its algorithm's budget, mean ± std over seeds. IQM: interquartile mean of the final "
+        f"returns with a 95% stratified-bootstrap percentile interval (seeds resampled; {n_resamples:,} resamples). "
+        "Steps to threshold: the first evaluation at or above it, median over seeds (a seed that never got there counts "
+        "as never), and how many seeds got there.",
+        "",
+        "**At equal CPU time** (compute efficiency): one budget of training CPU seconds per env, by default the "
+        "smallest final training CPU time of the runs on it, so that every run has used that much (`--cpu-budget "
+        "ENV_ID=SECONDS` sets another; a run that ended before it counts with its final evaluation). Return at the "
+        "budget: each seed's last evaluation at or before it, mean ± std and IQM [95% CI] as above; a seed without an "
+        "evaluation by then, or whose records carry no CPU time, is left out, and the cell says of how many seeds it "
+        "is. CPU s to threshold: the training CPU time of the first evaluation at or above it, median as above.",
     ]
     machines = _machine_lines(results.finished)
     if machines:
         sections += ["", "Machines and versions:", *machines]
     env_thresholds = {env_id: threshold_for(env_id, thresholds) for env_id in by_env}
-    rows_by_env = {env_id: summarize(runs, env_thresholds[env_id], n_resamples) for env_id, runs in by_env.items()}
+    rows_by_env = {
+        env_id: summarize(runs, env_thresholds[env_id], n_resamples, cpu_budgets.get(env_id))
+        for env_id, runs in by_env.items()
+    }
     if rows_by_env:
-        overview = format_overview(rows_by_env, unsupported_pairs(results.finished, sorted(by_env)))
+        # pairs a suite skipped, as saved with the results (none for directories written before skipped.json)
+        unsupported = {(pair.algo, pair.env): pair.cell for pair in ResultStore(root).skipped()}
+        overview = format_overview(rows_by_env, unsupported)
+        cpu_overview = format_overview(rows_by_env, unsupported, at_cpu_budget=True)
         sections += [
             "",
             "## Overview",
             "",
-            "IQM of the final returns [95% CI] of each algorithm on each env, at the end of its budget (the per-env tables "
-            "give the budgets).",
+            "At equal env steps: IQM of the final returns [95% CI] of each algorithm on each env, at the end of its budget "
+            "(the per-env tables give the budgets).",
             "",
             overview,
+            "",
+            "At equal CPU time: IQM of the returns [95% CI] at each env's common budget of training CPU seconds (in its "
+            "column), each seed's last evaluation by then.",
+            "",
+            cpu_overview,
         ]
         if log is not None:
-            log(f"\noverview (IQM of the final returns)\n\n{overview}")
+            log(f"\noverview at equal env steps (IQM of the final returns)\n\n{overview}")
+            log(f"\noverview at equal CPU time (IQM of the returns at the CPU budget)\n\n{cpu_overview}")
     for env_id in sorted(by_env):
         threshold = env_thresholds[env_id]
         table = format_table(env_id, rows_by_env[env_id], threshold)
+        cpu_table = format_cpu_table(env_id, rows_by_env[env_id], threshold)
         png = f"{env_slug(env_id)}.png"
         plot_env(env_id, by_env[env_id], threshold, root / png, colors)
-        sections += ["", f"## {env_id}", "", f"![learning curves on {env_id}]({png})", "", table]
+        sections += [
+            "",
+            f"## {env_id}",
+            "",
+            f"![learning curves on {env_id}]({png})",
+            "",
+            "At equal env steps (each algorithm's final evaluation, at its own budget):",
+            "",
+            table,
+            "",
+            "At equal CPU time (each seed's last evaluation within the env's common budget of training CPU seconds):",
+            "",
+            cpu_table,
+        ]
         if log is not None:
-            log(f"\n{env_id}\n\n{table}")
+            log(f"\n{env_id}\n\nat equal env steps\n\n{table}\n\nat equal CPU time\n\n{cpu_table}")
     problems = [f"- failed: {r.algo} on {r.env}, seed {r.seed}: {_last_line(r.error)}" for r in results.failed]
     problems += [
         f"- unfinished (interrupted?): {r.algo} on {r.env}, seed {r.seed}, last record at {r.steps[-1]} steps"

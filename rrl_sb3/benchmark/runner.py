@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rrl_sb3.benchmark.hyperparams import ConfigError
+from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.store import ResultStore
 from rrl_sb3.benchmark.suite import RunSpec, Suite
 from rrl_sb3.benchmark.worker import RunResult, execute_run
@@ -87,6 +87,9 @@ class Progress:
             final = result.final_return
             what = f"final return {final:.1f}" if final is not None else "finished"
             what += f", {_duration(result.train_seconds)} training"
+            if result.stopped_on == "cpu_seconds":
+                steps = result.records[-1]["env_steps"] if result.records else 0
+                what += f" (stopped on its CPU budget of {result.run.cpu_seconds:g} s, at {steps:,} steps)"
         else:
             last_line = (result.error or "").strip().splitlines()[-1:] or ["unknown error"]
             what = f"FAILED: {last_line[0]}"
@@ -132,7 +135,8 @@ def run_suite(
     """Run every run of ``suite`` that has not finished yet and store its records under ``results_dir``.
 
     A failed run is stored with its traceback and does not stop the others; an interrupted suite resumes where it
-    stopped when run again (unfinished runs start over).
+    stopped when run again (unfinished runs start over). The algorithm/env pairs the suite skips are merged into the
+    directory's ``skipped.json`` (:meth:`rrl_sb3.benchmark.store.ResultStore.save_skipped`) for the report.
 
     :param suite: what to run
     :param results_dir: where results go (default ``runs/benchmark/<suite name>``)
@@ -157,6 +161,7 @@ def run_suite(
     plan = suite.plan()
     store = ResultStore(results_dir if results_dir is not None else default_results_dir(suite))
     outcome = SuiteOutcome(store.root, unsupported=plan.skipped)
+    store.save_skipped(plan.skipped_pairs, planned={(run.label, run.env_id) for run in plan.runs})
     pending: list[RunSpec] = []
     for run in plan.runs:
         marker = store.finished(run)
@@ -164,8 +169,10 @@ def run_suite(
             pending.append(run)
             continue
         outcome.already_finished.append(run)
-        if marker.get("config") != run.config():
-            changed = sorted(k for k in run.config() if marker.get("config", {}).get(k) != run.config()[k])
+        config, saved = run.config(), marker.get("config", {})
+        if saved != config:
+            # over both configs' keys: a budget set for one of them only (cpu_seconds) is a change too
+            changed = sorted(k for k in {*config, *saved} if saved.get(k) != config.get(k))
             log(f"note: {run.describe()} finished earlier with other settings ({', '.join(changed)}); delete it to run again")
     for reason in plan.skipped:
         log(f"skipped: {reason}")

@@ -12,7 +12,10 @@ SciPy instead of rliable itself (rliable's pinned ``arch`` does not import next 
   ``paired=False``. The interval is the percentile interval (rliable's default) of ``n_resamples`` such IQMs.
   A per-environment table has one stratum whose runs are the seeds.
 - **Steps to a threshold**: following the evaluation protocol, a run "reaches X by N steps" when the evaluation at
-  N steps (not the best one before it) is at least X; its steps to X are the first evaluation step that is.
+  N steps (not the best one before it) is at least X; its steps to X are the first evaluation step that is. The
+  same holds on the other axis of the protocol, training CPU seconds (:func:`first_reaching`).
+- **Return at a budget**: the return of a run's last evaluation at or before the budget, on either axis
+  (:func:`return_at`): at equal CPU seconds, each run is compared by the policy it had when it had used that much.
 """
 
 from __future__ import annotations
@@ -99,6 +102,24 @@ def mean_interval(
     return low, high
 
 
+def first_reaching(axis: Sequence[float], returns: Sequence[float], threshold: float) -> float | None:
+    """Where on ``axis`` (env steps, CPU seconds) the first evaluation at or above ``threshold`` is; ``None`` if none is.
+
+    >>> first_reaching([12.5, 30.0, 61.0], [-900.0, -150.0, -300.0], -200.0)
+    30.0
+
+    :param axis: the position of each evaluation, increasing
+    :param returns: the mean return of each evaluation
+    :param threshold: the return to reach
+    """
+    if len(axis) != len(returns):
+        raise ValueError(f"axis and returns must have the same length, got {len(axis)} and {len(returns)}")
+    for position, value in zip(axis, returns, strict=True):
+        if value >= threshold:
+            return float(position)
+    return None
+
+
 def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold: float) -> int | None:
     """The first evaluation step whose return is at least ``threshold``, or ``None`` if no evaluation reaches it.
 
@@ -111,10 +132,34 @@ def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold
     """
     if len(steps) != len(returns):
         raise ValueError(f"steps and returns must have the same length, got {len(steps)} and {len(returns)}")
-    for step, value in zip(steps, returns, strict=True):
-        if value >= threshold:
-            return int(step)
-    return None
+    step = first_reaching(steps, returns, threshold)
+    return None if step is None else int(step)
+
+
+def last_at_or_before(axis: Sequence[float], budget: float) -> int | None:
+    """Index of the last evaluation at or before ``budget`` on ``axis`` (increasing); ``None`` if the first is after it.
+
+    >>> last_at_or_before([12.5, 30.0, 61.0], 45.0)
+    1
+    """
+    before = [i for i, position in enumerate(axis) if position <= budget]
+    return before[-1] if before else None
+
+
+def return_at(axis: Sequence[float], returns: Sequence[float], budget: float) -> float | None:
+    """The return of the last evaluation at or before ``budget`` on ``axis``; ``None`` if there is none.
+
+    A run that ended before the budget counts with its final evaluation.
+
+    >>> return_at([12.5, 30.0, 61.0], [-900.0, -150.0, -300.0], 45.0)
+    -150.0
+    >>> return_at([12.5, 30.0, 61.0], [-900.0, -150.0, -300.0], 10.0) is None
+    True
+    """
+    if len(axis) != len(returns):
+        raise ValueError(f"axis and returns must have the same length, got {len(axis)} and {len(returns)}")
+    index = last_at_or_before(axis, budget)
+    return None if index is None else float(returns[index])
 
 
 def reaches(steps: Sequence[int], returns: Sequence[float], threshold: float, by: int) -> bool:
@@ -134,8 +179,9 @@ def reaches(steps: Sequence[int], returns: Sequence[float], threshold: float, by
     return bool(returns[before[-1]] >= threshold)
 
 
-def median_steps(per_run: Sequence[int | None]) -> float:
-    """Median over runs of the steps to a threshold, a run that never reached it counting as infinitely many steps.
+def median_steps(per_run: Sequence[float | None]) -> float:
+    """Median over runs of the steps (or CPU seconds) to a threshold, a run that never reached it counting as infinitely
+    many.
 
     >>> median_steps([4000, None, 8000])
     8000.0

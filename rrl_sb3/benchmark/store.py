@@ -1,14 +1,21 @@
-"""The results directory: one folder per algorithm label and env, three files per seed.
+"""The results directory: one folder per algorithm label and env, three files per seed, and the skipped pairs.
 
 ``<results>/<label>/<env slug>/``, the env slug being the id with ``/`` and ``:`` replaced by ``-``:
 
 - ``seed_<s>.jsonl``: one JSON record per evaluation (``algo``, ``env``, ``seed``, ``env_steps``, ``wall_seconds``
-  (training wall clock without evaluations), ``updates``, ``mean_return``, ``std_return``, ``mean_length``,
-  ``returns``, ``lengths``);
-- ``seed_<s>.done.json``: the completion marker, written last: the run's config (hyperparameters, budget,
-  evaluation settings), its timings, the host and package versions. A run with this file is skipped by a re-run;
+  (training wall clock without evaluations), ``cpu_seconds`` (training CPU time without evaluations; absent from
+  records written before it was measured), ``updates``, ``mean_return``, ``std_return``, ``mean_length``,
+  ``returns``, ``lengths``; the final record of a run stopped by its CPU budget also has ``"stopped_on":
+  "cpu_seconds"``);
+- ``seed_<s>.done.json``: the completion marker, written last: the run's config (hyperparameters, budgets,
+  evaluation settings), why it stopped (``stopped_on``: ``"n_timesteps"`` or ``"cpu_seconds"``; absent from older
+  markers), its timings, the host and package versions. A run with this file is skipped by a re-run;
 - ``seed_<s>.error.txt``: the traceback of a failed run (its first line: ``# {"algo": ..., "env": ..., "seed": ...}``);
   removed when the run later succeeds.
+
+``<results>/skipped.json`` lists the algorithm/env pairs that suites left out because the algorithm cannot act in the
+env's action space (:class:`SkippedPair`), merged over every suite run into the directory, so that the report can say
+"n/a" for them without building envs or algorithms. Directories written before it existed do not have it.
 """
 
 from __future__ import annotations
@@ -16,15 +23,57 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rrl_sb3.benchmark.suite import RunSpec
-from rrl_sb3.benchmark.worker import RunResult
+if TYPE_CHECKING:  # annotations only: the report reads results without importing the runner's modules
+    from rrl_sb3.benchmark.suite import RunSpec
+    from rrl_sb3.benchmark.worker import RunResult
 
 DONE_SUFFIX = ".done.json"
 ERROR_SUFFIX = ".error.txt"
 RECORDS_SUFFIX = ".jsonl"
+SKIPPED_FILE = "skipped.json"
+
+
+@dataclass(frozen=True)
+class SkippedPair:
+    """An algorithm/env pair a suite leaves out: the algorithm cannot act in the env's action space.
+
+    :param algo: the algorithm entry's label
+    :param algorithm: the registered algorithm name
+    :param env: the Gymnasium env id
+    :param action_space: the name of the env's action space class (``"Discrete"``)
+    :param supported: the action space classes the algorithm supports
+    """
+
+    algo: str
+    algorithm: str
+    env: str
+    action_space: str
+    supported: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        """Why the suite skips it, e.g. ``"sac on rrl_sb3/CartPoleNoVel-v1: sac supports Box actions, the env has
+        Discrete"``."""
+        return (
+            f"{self.algo} on {self.env}: {self.algorithm} supports {'/'.join(self.supported)} actions, "
+            f"the env has {self.action_space}"
+        )
+
+    @property
+    def cell(self) -> str:
+        """What the report's overview says for it, e.g. ``"n/a: Discrete actions"``."""
+        return f"n/a: {self.action_space} actions"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SkippedPair:
+        return cls(
+            str(data["algo"]), str(data["algorithm"]), str(data["env"]), str(data["action_space"]), tuple(data["supported"])
+        )
 
 
 def env_slug(env_id: str) -> str:
@@ -56,6 +105,36 @@ class ResultStore:
             base.with_name(base.name + ERROR_SUFFIX),
         )
 
+    def skipped(self) -> list[SkippedPair]:
+        """The pairs of :data:`SKIPPED_FILE`; none for a directory without it (written before it existed)."""
+        path = self.root / SKIPPED_FILE
+        if not path.is_file():
+            return []
+        return [SkippedPair.from_dict(item) for item in json.loads(path.read_text())["skipped"]]
+
+    def save_skipped(self, skipped: Sequence[SkippedPair], planned: Iterable[tuple[str, str]] = ()) -> None:
+        """Merge a suite's skipped pairs into :data:`SKIPPED_FILE`.
+
+        Pairs saved by earlier suites stay unless this suite lists them again (its entry replaces theirs) or runs them
+        (``planned``: the ``(label, env id)`` pairs it has runs for). Nothing is written when there is nothing to save
+        and no file yet.
+
+        :param skipped: the suite's skipped pairs (:attr:`rrl_sb3.benchmark.suite.Plan.skipped_pairs`)
+        :param planned: ``(label, env id)`` of the suite's runs
+        """
+        replaced = {(pair.algo, pair.env) for pair in skipped} | set(planned)
+        merged = [pair for pair in self.skipped() if (pair.algo, pair.env) not in replaced] + list(skipped)
+        path = self.root / SKIPPED_FILE
+        if not merged and not path.is_file():
+            return
+        merged.sort(key=lambda pair: (pair.algo, pair.env))
+        about = "algorithm/env pairs left out of the suites run here: the algorithm cannot act in the env's action space"
+        entries = ",\n".join("  " + json.dumps({**asdict(pair), "supported": list(pair.supported)}) for pair in merged)
+        self.root.mkdir(parents=True, exist_ok=True)
+        # one pair a line: readable, and a merge shows as added or removed lines in a diff
+        listed = f"[\n{entries}\n ]" if entries else "[]"
+        _write_atomic(path, f'{{\n "about": {json.dumps(about)},\n "skipped": {listed}\n}}\n')
+
     def finished(self, run: RunSpec) -> dict[str, Any] | None:
         """The completion marker of a finished run, ``None`` if it has not finished."""
         done = self.paths(run)[1]
@@ -71,6 +150,7 @@ class ResultStore:
                 "config": result.run.config(),
                 "env_steps": result.records[-1]["env_steps"] if result.records else None,
                 "final_mean_return": result.final_return,
+                "stopped_on": result.stopped_on,
                 "train_seconds": round(result.train_seconds, 2),
                 "eval_seconds": round(result.eval_seconds, 2),
                 "total_seconds": round(result.total_seconds, 2),

@@ -5,6 +5,7 @@ A suite file (``benchmarks/suites/*.yml``)::
     name: quick_comparison
     seeds: [0, 1]                 # or a count: 2 means [0, 1]
     n_timesteps: 16000            # budget of every run (else the env's, else the hyperparameter file's)
+    cpu_seconds: 600              # optional: stop a run once its training CPU time (evaluations excluded) reaches it
     eval_freq: 2000               # env steps between evaluations (default: see default_eval_freq)
     n_eval_episodes: 10           # episodes of each periodic evaluation
     final_n_eval_episodes: 50     # episodes of the final evaluation (its error bar)
@@ -14,16 +15,19 @@ A suite file (``benchmarks/suites/*.yml``)::
     algos:
       - dreamer
       - recurrent_ppo_lstm
-      - algo: reinforce_gru       # the long form: a label, setting overrides, its own budget or eval_freq
+      - algo: reinforce_gru       # the long form: a label, setting overrides, its own budgets or eval_freq
         label: reinforce_gru_lr3e-3
         hyperparams: {learning_rate: !!float 3e-3}
     envs:
       - rrl_sb3/PendulumNoVel-v1
-      - {id: rrl_sb3/CartPoleNoVel-v1, n_timesteps: 50000}
+      - {id: rrl_sb3/CartPoleNoVel-v1, n_timesteps: 50000, cpu_seconds: 300}
 
 The budget of a run is, first found: its algorithm entry's ``n_timesteps``, its env entry's, the suite's, the
-hyperparameter file's. Runs are ordered algorithm by algorithm in the suite's order (list the slowest first: the
-process pool starts them first), then env, then seed.
+hyperparameter file's. Its CPU budget (optional) is, first found: its algorithm entry's ``cpu_seconds``, its env
+entry's, the suite's; a run stops at whichever budget it reaches first (:class:`rrl_sb3.benchmark.EvalRecorder`
+measures the CPU time), so with a CPU budget ``n_timesteps`` is the upper bound on env steps. Runs are ordered
+algorithm by algorithm in the suite's order (list the slowest first: the process pool starts them first), then env,
+then seed.
 """
 
 from __future__ import annotations
@@ -33,23 +37,29 @@ import difflib
 import importlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from rrl_sb3.benchmark.algorithms import AlgoSpec, check_kwargs, get_algorithm, resolve_policy
+import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
+from rrl_sb3.benchmark.algorithms import AlgoSpec, get_algorithm, model_arguments
+from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.hyperparams import (
-    ConfigError,
     as_positive_int,
+    as_positive_number,
     find_hyperparams_dir,
     load_hyperparams,
     load_yaml,
     parse_number,
     prepare,
 )
+from rrl_sb3.benchmark.store import SkippedPair
+
+if TYPE_CHECKING:
+    from rrl_sb3.benchmark.report import RunData
 
 #: Evaluation protocol (DESIGN.md): every 2,000 env steps; 10,000 for on-policy runs of 100,000 steps or more.
 EVAL_FREQ = 2_000
@@ -68,6 +78,7 @@ _SUITE_KEYS = (
     "envs",
     "seeds",
     "n_timesteps",
+    "cpu_seconds",
     "eval_freq",
     "n_eval_episodes",
     "final_n_eval_episodes",
@@ -75,8 +86,8 @@ _SUITE_KEYS = (
     "device",
     "resources",
 )
-_ALGO_KEYS = ("algo", "label", "hyperparams", "n_timesteps", "eval_freq")
-_ENV_KEYS = ("id", "n_timesteps")
+_ALGO_KEYS = ("algo", "label", "hyperparams", "n_timesteps", "cpu_seconds", "eval_freq")
+_ENV_KEYS = ("id", "n_timesteps", "cpu_seconds")
 _RESOURCE_KEYS = ("num_cpus", "num_gpus")
 
 
@@ -94,6 +105,7 @@ class AlgoEntry:
     :param hyperparams: settings over those of the hyperparameter file
     :param n_timesteps: budget of its runs, over the env's and the suite's
     :param eval_freq: evaluation frequency of its runs, over the suite's
+    :param cpu_seconds: CPU budget of its runs (training CPU seconds), over the env's and the suite's
     """
 
     algo: str
@@ -101,6 +113,7 @@ class AlgoEntry:
     hyperparams: Mapping[str, Any] = field(default_factory=dict)
     n_timesteps: int | None = None
     eval_freq: int | None = None
+    cpu_seconds: float | None = None
 
     @property
     def name(self) -> str:
@@ -109,15 +122,19 @@ class AlgoEntry:
 
 @dataclass(frozen=True)
 class EnvEntry:
-    """One environment of a suite: a Gymnasium id and optionally its budget."""
+    """One environment of a suite: a Gymnasium id and optionally its budget and CPU budget (training CPU seconds)."""
 
     id: str
     n_timesteps: int | None = None
+    cpu_seconds: float | None = None
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run, fully resolved: everything a worker needs, picklable, and its JSON config."""
+    """One run, fully resolved: everything a worker needs, picklable, and its JSON config.
+
+    ``cpu_seconds`` (``None``: no CPU budget) stops the run once its training CPU time reaches it.
+    """
 
     label: str
     algo: AlgoSpec
@@ -129,6 +146,7 @@ class RunSpec:
     hyperparams: Mapping[str, Any]
     device: str = "cpu"
     final_n_eval_episodes: int = FINAL_N_EVAL_EPISODES
+    cpu_seconds: float | None = None
 
     @property
     def eval_seed(self) -> int:
@@ -142,25 +160,26 @@ class RunSpec:
         return f"{self.label} {self.env_id} seed {self.seed}"
 
     def config(self) -> dict[str, Any]:
-        """What identifies the run's result (saved with it; a finished run with another config is reported)."""
-        return json.loads(
-            json.dumps(
-                {
-                    "algo": self.label,
-                    "algorithm": self.algo.name,
-                    "env": self.env_id,
-                    "seed": self.seed,
-                    "n_timesteps": self.n_timesteps,
-                    "eval_freq": self.eval_freq,
-                    "n_eval_episodes": self.n_eval_episodes,
-                    "final_n_eval_episodes": self.final_n_eval_episodes,
-                    "eval_seed": self.eval_seed,
-                    "hyperparams": dict(self.hyperparams),
-                    "device": self.device,
-                },
-                default=str,
-            )
-        )
+        """What identifies the run's result (saved with it; a finished run with another config is reported).
+
+        The CPU budget is part of it only when set, so runs without one keep the config they were saved with.
+        """
+        config = {
+            "algo": self.label,
+            "algorithm": self.algo.name,
+            "env": self.env_id,
+            "seed": self.seed,
+            "n_timesteps": self.n_timesteps,
+            "eval_freq": self.eval_freq,
+            "n_eval_episodes": self.n_eval_episodes,
+            "final_n_eval_episodes": self.final_n_eval_episodes,
+            "eval_seed": self.eval_seed,
+            "hyperparams": dict(self.hyperparams),
+            "device": self.device,
+        }
+        if self.cpu_seconds is not None:
+            config["cpu_seconds"] = self.cpu_seconds
+        return json.loads(json.dumps(config, default=str))
 
 
 @dataclass(frozen=True)
@@ -168,7 +187,12 @@ class Plan:
     """The runs of a suite, and the algorithm/env pairs left out because the algorithm cannot act in the env."""
 
     runs: list[RunSpec]
-    skipped: list[str]
+    skipped_pairs: list[SkippedPair]
+
+    @property
+    def skipped(self) -> list[str]:
+        """Why each pair is left out, one line each."""
+        return [pair.reason for pair in self.skipped_pairs]
 
 
 @dataclass(frozen=True)
@@ -179,6 +203,8 @@ class Suite:
     :param envs: Gymnasium ids or :class:`EnvEntry`
     :param seeds: training seeds; the evaluation env of seed ``s`` is seeded ``1000 + s``
     :param n_timesteps: budget of every run without a more specific one
+    :param cpu_seconds: CPU budget of every run without a more specific one: a run stops once its training CPU time
+        (evaluations excluded) reaches it (``None``: no CPU budget)
     :param eval_freq: env steps between evaluations (``None``: :func:`default_eval_freq`)
     :param n_eval_episodes: deterministic episodes per periodic evaluation
     :param final_n_eval_episodes: deterministic episodes of the final evaluation of each run
@@ -201,6 +227,7 @@ class Suite:
     device: str = "cpu"
     num_cpus: float | None = None
     num_gpus: float = 0.0
+    cpu_seconds: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise the inputs once, here
@@ -239,6 +266,8 @@ class Suite:
                 set_(self, key, as_positive_int(key, getattr(self, key)))
         for key in ("n_eval_episodes", "final_n_eval_episodes"):
             set_(self, key, as_positive_int(key, getattr(self, key)))
+        if self.cpu_seconds is not None:
+            set_(self, "cpu_seconds", as_positive_number("cpu_seconds", self.cpu_seconds))
         for key, value, strictly in (("num_cpus", self.num_cpus, True), ("num_gpus", self.num_gpus, False)):
             if value is None and key == "num_cpus":
                 continue
@@ -295,6 +324,7 @@ class Suite:
             envs=envs,
             seeds=data.get("seeds", (0, 1, 2)),
             n_timesteps=data.get("n_timesteps"),
+            cpu_seconds=data.get("cpu_seconds"),
             eval_freq=data.get("eval_freq"),
             n_eval_episodes=data.get("n_eval_episodes", N_EVAL_EPISODES),
             final_n_eval_episodes=data.get("final_n_eval_episodes", FINAL_N_EVAL_EPISODES),
@@ -306,12 +336,14 @@ class Suite:
         )
 
     def replace(self, **changes: Any) -> Suite:
-        """A copy with some fields changed; ``n_timesteps`` given here replaces the per-env and per-algorithm budgets."""
-        if changes.get("n_timesteps") is not None:
-            algos = changes.get("algos", self.algos)
-            envs = changes.get("envs", self.envs)
-            changes["algos"] = [dataclasses.replace(a, n_timesteps=None) if isinstance(a, AlgoEntry) else a for a in algos]
-            changes["envs"] = [dataclasses.replace(e, n_timesteps=None) if isinstance(e, EnvEntry) else e for e in envs]
+        """A copy with some fields changed; ``n_timesteps`` (``cpu_seconds``) given here replaces the per-env and
+        per-algorithm budgets (CPU budgets)."""
+        for key in ("n_timesteps", "cpu_seconds"):
+            if changes.get(key) is not None:
+                algos = changes.get("algos", self.algos)
+                envs = changes.get("envs", self.envs)
+                changes["algos"] = [dataclasses.replace(a, **{key: None}) if isinstance(a, AlgoEntry) else a for a in algos]
+                changes["envs"] = [dataclasses.replace(e, **{key: None}) if isinstance(e, EnvEntry) else e for e in envs]
         return dataclasses.replace(self, **changes)
 
     def resolved_hyperparams_dir(self) -> Path:
@@ -333,15 +365,13 @@ class Suite:
         action_spaces = {entry.id: env_action_space(entry.id) for entry in self.envs}
         directory = self.resolved_hyperparams_dir()
         runs: list[RunSpec] = []
-        skipped: list[str] = []
+        skipped: list[SkippedPair] = []
         for entry in self.algos:
             spec = specs[entry.name]
             for env in self.envs:
-                if not spec.supports(action_spaces[env.id]):
-                    skipped.append(
-                        f"{entry.name} on {env.id}: {spec.name} supports {'/'.join(spec.action_spaces)} actions, "
-                        f"the env has {type(action_spaces[env.id]).__name__}"
-                    )
+                pair = skipped_pair(entry.name, spec, env.id, action_spaces[env.id])
+                if pair is not None:
+                    skipped.append(pair)
                     continue
                 settings = {**spec.defaults, **load_hyperparams(directory, spec.file_stem, env.id), **entry.hyperparams}
                 where = f"{directory / spec.file_stem}.yml [{env.id}]" + (" + suite overrides" if entry.hyperparams else "")
@@ -352,6 +382,9 @@ class Suite:
                 budget = as_positive_int(f"n_timesteps of {entry.name} on {env.id}", budget)
                 eval_freq = entry.eval_freq or self.eval_freq or default_eval_freq(spec, budget)
                 eval_freq = as_positive_int(f"eval_freq of {entry.name}", eval_freq)
+                cpu_seconds = next((c for c in (entry.cpu_seconds, env.cpu_seconds, self.cpu_seconds) if c is not None), None)
+                if cpu_seconds is not None:
+                    cpu_seconds = as_positive_number(f"cpu_seconds of {entry.name} on {env.id}", cpu_seconds)
                 settings.pop("n_timesteps", None)
                 runs.extend(
                     RunSpec(
@@ -365,6 +398,7 @@ class Suite:
                         settings,
                         self.device,
                         self.final_n_eval_episodes,
+                        cpu_seconds,
                     )
                     for seed in self.seeds
                 )
@@ -389,12 +423,14 @@ def _algo_entry(item: Any) -> AlgoEntry:
         raise ConfigError(f"algos entry {item['algo']!r}: hyperparams must be a mapping, got {hyperparams!r}")
     n_timesteps = item.get("n_timesteps")
     eval_freq = item.get("eval_freq")
+    cpu_seconds = item.get("cpu_seconds")
     return AlgoEntry(
         algo=str(item["algo"]),
         label=None if item.get("label") is None else str(item["label"]),
         hyperparams=dict(hyperparams),
         n_timesteps=None if n_timesteps is None else as_positive_int(f"n_timesteps of {item['algo']}", n_timesteps),
         eval_freq=None if eval_freq is None else as_positive_int(f"eval_freq of {item['algo']}", eval_freq),
+        cpu_seconds=None if cpu_seconds is None else as_positive_number(f"cpu_seconds of {item['algo']}", cpu_seconds),
     )
 
 
@@ -406,8 +442,12 @@ def _env_entry(item: Any) -> EnvEntry:
     unknown = sorted(set(map(str, item)) - set(_ENV_KEYS))
     if unknown:
         raise ConfigError(f"envs entry {item['id']!r}: unknown key(s) {unknown}; allowed: {list(_ENV_KEYS)}")
-    n_timesteps = item.get("n_timesteps")
-    return EnvEntry(item["id"], None if n_timesteps is None else as_positive_int(f"n_timesteps of {item['id']}", n_timesteps))
+    n_timesteps, cpu_seconds = item.get("n_timesteps"), item.get("cpu_seconds")
+    return EnvEntry(
+        item["id"],
+        None if n_timesteps is None else as_positive_int(f"n_timesteps of {item['id']}", n_timesteps),
+        None if cpu_seconds is None else as_positive_number(f"cpu_seconds of {item['id']}", cpu_seconds),
+    )
 
 
 def env_action_space(env_id: str) -> gym.spaces.Space:
@@ -417,8 +457,6 @@ def env_action_space(env_id: str) -> gym.spaces.Space:
 
     :raises ConfigError: naming the unknown id and the closest registered ones
     """
-    import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
-
     name = env_id
     if ":" in env_id:
         module, _, name = env_id.partition(":")
@@ -442,13 +480,51 @@ def env_action_space(env_id: str) -> gym.spaces.Space:
 
 def check_settings(spec: AlgoSpec, settings: Mapping[str, Any], where: str) -> None:
     """Parse the settings and check them against the algorithm's constructor, without building anything."""
-    prepared = prepare(settings, where)
-    cls = spec.load_class()
-    resolve_policy(cls, prepared.policy or spec.default_policy)
-    kwargs = dict(prepared.kwargs)
-    if prepared.policy_kwargs is not None:
-        kwargs["policy_kwargs"] = prepared.policy_kwargs
-    check_kwargs(cls, kwargs, where)
+    model_arguments(spec, prepare(settings, where), where)
 
 
-__all__ = ["AlgoEntry", "EnvEntry", "Plan", "RunSpec", "Suite", "default_eval_freq", "env_action_space"]
+def skipped_pair(label: str, spec: AlgoSpec, env_id: str, action_space: gym.spaces.Space) -> SkippedPair | None:
+    """The pair ``label`` on ``env_id`` as skipped, if ``spec``'s algorithm cannot act in ``action_space``; else ``None``."""
+    if spec.supports(action_space):
+        return None
+    return SkippedPair(label, spec.name, env_id, type(action_space).__name__, tuple(spec.action_spaces))
+
+
+def unsupported_pairs(runs: Sequence[RunData], env_ids: Iterable[str]) -> dict[tuple[str, str], str]:
+    """The pairs a suite would skip, derived from finished runs: ``(label, env id)`` -> ``"n/a: <Space> actions"``.
+
+    For results directories written before :data:`rrl_sb3.benchmark.store.SKIPPED_FILE` existed: the label's algorithm
+    is the one its runs' markers name, the env's action space is the registered env's. Algorithms not registered in
+    this process and env ids no longer registered are left out.
+    """
+    algorithms = {run.algo: (run.marker or {}).get("config", {}).get("algorithm") for run in runs}
+    spaces = {}
+    for env_id in env_ids:
+        try:
+            spaces[env_id] = env_action_space(env_id)
+        except ConfigError:  # an id that is no longer registered: nothing to say about it
+            continue
+    pairs = {}
+    for label, name in algorithms.items():
+        try:
+            spec = get_algorithm(name)
+        except ConfigError:
+            continue
+        for env_id, space in spaces.items():
+            pair = skipped_pair(label, spec, env_id, space)
+            if pair is not None:
+                pairs[(label, env_id)] = pair.cell
+    return pairs
+
+
+__all__ = [
+    "AlgoEntry",
+    "EnvEntry",
+    "Plan",
+    "RunSpec",
+    "Suite",
+    "default_eval_freq",
+    "env_action_space",
+    "skipped_pair",
+    "unsupported_pairs",
+]

@@ -34,16 +34,22 @@ class EvalRecorder(BaseCallback):
     ``final_n_eval_episodes`` episodes so that a run's final return carries a usable error bar; a periodic evaluation
     that would fall on the last step is left to it. With ``n_envs > 1`` the step count grows by
     ``n_envs`` per callback, so an evaluation happens when ``num_timesteps`` crosses a multiple of ``eval_freq``.
-    The wall clock of a record is training time only: evaluations are excluded. A ``VecNormalize`` eval env gets the
-    training statistics before each evaluation.
+    The wall clock and the CPU time (``time.process_time``: this process, all its threads) of a record are training
+    time only: evaluations are excluded. A ``VecNormalize`` eval env gets the training statistics before each
+    evaluation.
+
+    With ``cpu_budget``, training stops (``_on_step`` returns ``False``) at the first step at which the training CPU
+    time has reached it; the final evaluation then happens at that step, as at the end of ``total_timesteps``, and its
+    record says ``"stopped_on": "cpu_seconds"``.
 
     :param eval_env: the evaluation env (one env), wrapped like the training env
     :param eval_freq: env steps between evaluations
     :param n_eval_episodes: episodes per evaluation
     :param eval_seed: seed of the evaluation env
-    :param final_n_eval_episodes: episodes of the final evaluation (``None``: ``n_eval_episodes``)
     :param meta: fields copied into every record (algorithm, env id, seed)
     :param on_record: called with each record (e.g. to print it)
+    :param final_n_eval_episodes: episodes of the final evaluation (``None``: ``n_eval_episodes``)
+    :param cpu_budget: training CPU seconds after which training stops (``None``: no CPU budget)
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class EvalRecorder(BaseCallback):
         meta: dict[str, Any] | None = None,
         on_record: Callable[[dict[str, Any]], None] | None = None,
         final_n_eval_episodes: int | None = None,
+        cpu_budget: float | None = None,
     ) -> None:
         super().__init__()
         final_n_eval_episodes = n_eval_episodes if final_n_eval_episodes is None else final_n_eval_episodes
@@ -63,10 +70,15 @@ class EvalRecorder(BaseCallback):
                 f"eval_freq, n_eval_episodes and final_n_eval_episodes must be >= 1, got {eval_freq=}, "
                 f"{n_eval_episodes=}, {final_n_eval_episodes=}"
             )
+        if cpu_budget is not None and not 0 < cpu_budget < float("inf"):
+            raise ValueError(f"cpu_budget must be a positive number of CPU seconds or None, got {cpu_budget=}")
         self.eval_env = eval_env
         self.eval_freq = eval_freq
         self.n_eval_episodes = n_eval_episodes
         self.final_n_eval_episodes = final_n_eval_episodes
+        self.cpu_budget = cpu_budget
+        #: whether training stopped because its CPU time reached ``cpu_budget``
+        self.stopped_on_cpu_budget = False
         self.eval_seed = eval_seed
         self.meta = dict(meta or {})
         self.on_record = on_record
@@ -85,8 +97,13 @@ class EvalRecorder(BaseCallback):
         self.eval_cpu_seconds = 0.0
         self._next_eval = self.eval_freq
         self._last_eval_step = None
+        self.stopped_on_cpu_budget = False
 
     def _on_step(self) -> bool:
+        if self.cpu_budget is not None and self.train_cpu_seconds >= self.cpu_budget:
+            # before any periodic evaluation: the evaluation at this step is the final one, in _on_training_end
+            self.stopped_on_cpu_budget = True
+            return False
         # the last step's evaluation is the final one, with more episodes, at the end of training
         at_end = self.num_timesteps >= getattr(self.model, "_total_timesteps", float("inf"))
         if self.num_timesteps >= self._next_eval and not at_end:
@@ -102,6 +119,11 @@ class EvalRecorder(BaseCallback):
     def train_seconds(self) -> float:
         """Training wall clock so far, without evaluations."""
         return time.perf_counter() - self._start - self.eval_seconds
+
+    @property
+    def train_cpu_seconds(self) -> float:
+        """Training CPU time of this process so far, without evaluations."""
+        return time.process_time() - self._cpu_start - self.eval_cpu_seconds
 
     def evaluate(self, n_episodes: int | None = None) -> dict[str, Any]:
         """Evaluate now (``n_episodes``, default ``n_eval_episodes``) and append the record."""
@@ -134,6 +156,8 @@ class EvalRecorder(BaseCallback):
             "returns": [float(r) for r in returns_],
             "lengths": [int(n) for n in lengths],
         }
+        if self.stopped_on_cpu_budget:  # only the final evaluation comes after training stopped
+            record["stopped_on"] = "cpu_seconds"
         self.records.append(record)
         self._last_eval_step = self.num_timesteps
         if self.on_record is not None:
@@ -143,7 +167,10 @@ class EvalRecorder(BaseCallback):
 
 @dataclass
 class RunResult:
-    """What a run produced: its records, and how it ended (``"finished"`` or ``"failed"`` with the traceback)."""
+    """What a run produced: its records, and how it ended (``"finished"`` or ``"failed"`` with the traceback).
+
+    ``stopped_on`` says which budget ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its CPU budget).
+    """
 
     run: RunSpec
     status: str
@@ -153,6 +180,7 @@ class RunResult:
     eval_seconds: float = 0.0
     total_seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    stopped_on: str | None = None
 
     @property
     def final_return(self) -> float | None:
@@ -191,7 +219,8 @@ def execute_run(run: RunSpec, threads: int = 1, verbose: bool = True) -> RunResu
         if verbose:
             print(
                 f"  {run.describe()}: {record['env_steps']} steps, return {record['mean_return']:.1f} "
-                f"± {record['std_return']:.1f}, {record['wall_seconds']:.0f} s training",
+                f"± {record['std_return']:.1f}, {record['wall_seconds']:.0f} s training"
+                + (" (stopped on its CPU budget)" if record.get("stopped_on") == "cpu_seconds" else ""),
                 flush=True,
             )
 
@@ -204,13 +233,21 @@ def execute_run(run: RunSpec, threads: int = 1, verbose: bool = True) -> RunResu
             model = build_model(run.algo, prepared, train_env, run.seed, run.device, run.where)
             meta = {"algo": run.label, "env": run.env_id, "seed": run.seed}
             recorder = EvalRecorder(
-                eval_env, run.eval_freq, run.n_eval_episodes, run.eval_seed, meta, report, run.final_n_eval_episodes
+                eval_env,
+                run.eval_freq,
+                run.n_eval_episodes,
+                run.eval_seed,
+                meta,
+                report,
+                run.final_n_eval_episodes,
+                run.cpu_seconds,
             )
             model.learn(run.n_timesteps, callback=recorder)
         finally:
             train_env.close()
             eval_env.close()
         result.status = "finished"
+        result.stopped_on = "cpu_seconds" if recorder.stopped_on_cpu_budget else "n_timesteps"
     except Exception:
         result.error = traceback.format_exc()
     if recorder is not None:

@@ -203,7 +203,7 @@ class MaskVelocity(MaskObservation):
     """
 
     def __init__(self, env: gym.Env, mode: MaskMode = "zero", env_id: str | None = None) -> None:
-        indices = velocity_indices(env, env_id)
-        super().__init__(env, indices=indices, mode=mode)
-        # Record this class's own arguments, so env.spec and copies rebuild MaskVelocity, not MaskObservation.
-        self._saved_kwargs = {"mode": mode, "env_id": env_id}
+        # First, as Gymnasium documents: the first call records the arguments, so env.spec holds this class's own
+        # (MaskObservation's call below records nothing) and gym.make(env.spec) rebuilds MaskVelocity.
+        gym.utils.RecordConstructorArgs.__init__(self, mode=mode, env_id=env_id)
+        super().__init__(env, indices=velocity_indices(env, env_id), mode=mode)
