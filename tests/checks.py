@@ -27,6 +27,13 @@ BENIGN_CHECKER_WARNINGS = (
     "value is infinity",
 )
 
+# The critic variants of the GRU policies (rrl_sb3.policies): own GRU (default), reading the actor's GRU, no recurrence.
+CRITIC_VARIANTS: dict[str, dict[str, bool]] = {
+    "critic-gru": {"enable_critic_gru": True, "shared_gru": False},
+    "shared-gru": {"enable_critic_gru": False, "shared_gru": True},
+    "no-critic-gru": {"enable_critic_gru": False, "shared_gru": False},
+}
+
 
 class ExtremeActionEnv(gym.Env):
     """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
@@ -55,8 +62,10 @@ def assert_checkers_pass(env_fn: Callable[[], gym.Env]) -> None:
 
 
 def rollout_predictions(model: BaseAlgorithm, n: int = 6) -> list[np.ndarray]:
-    """Deterministic actions of a recurrent model on a fixed 2-env, 3-dimensional observation sequence, state carried."""
-    obs = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    """Deterministic actions of a (recurrent) model on a fixed 2-env observation sequence, state carried."""
+    assert model.observation_space.shape is not None
+    dim = int(np.prod(model.observation_space.shape))
+    obs = np.linspace(-1, 1, 2 * dim, dtype=np.float32).reshape(2, dim)
     state, starts, actions = None, np.ones(2), []
     for _ in range(n):
         action, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
@@ -66,30 +75,39 @@ def rollout_predictions(model: BaseAlgorithm, n: int = 6) -> list[np.ndarray]:
     return actions
 
 
-def assert_logs_and_checkpoints(model: BaseAlgorithm, tmp_path, keys: tuple[str, ...], steps: int = 120) -> None:
-    """``learn`` with a CSV/tensorboard logger, a progress bar and a checkpoint callback that saves the replay buffer:
-    every key is logged and the model and its replay buffer are checkpointed."""
+def assert_logs_and_checkpoints(
+    model: BaseAlgorithm, tmp_path, keys: tuple[str, ...], steps: int = 120, replay_buffer: bool = True
+) -> None:
+    """``learn`` with a CSV/tensorboard logger, a progress bar and a checkpoint callback asked to save the replay buffer:
+    every key is logged, the model is checkpointed and so is its replay buffer, if it has one."""
     model.set_logger(configure(str(tmp_path), ["csv", "tensorboard"]))
     checkpoint = CheckpointCallback(50, str(tmp_path), save_replay_buffer=True)
     model.learn(steps, callback=checkpoint, progress_bar=True, log_interval=1)
     header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
     missing = [key for key in keys if key not in header]
     assert not missing, missing
-    assert list(tmp_path.glob("rl_model_replay_buffer_*_steps.pkl"))
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+    assert bool(list(tmp_path.glob("rl_model_replay_buffer_*_steps.pkl"))) == replay_buffer
     assert list(tmp_path.glob("rl_model_*_steps.zip"))
 
 
-def assert_eval_callback_and_evaluate(model: BaseAlgorithm, eval_env: VecEnv, tmp_path, steps: int = 120) -> None:
-    """``learn`` with SB3's ``EvalCallback`` (which threads the recurrent state itself) writes its evaluations and best
-    model, and ``evaluate_policy`` runs on the trained model."""
+def assert_eval_callback_and_evaluate(
+    model: BaseAlgorithm, eval_env: VecEnv, tmp_path, steps: int = 120, eval_freq: int = 30
+) -> None:
+    """``learn`` with SB3's ``EvalCallback`` (which threads the recurrent state itself) evaluates, writes its evaluations
+    and best model, and ``evaluate_policy`` and ``predict`` run on the trained model."""
     callback = EvalCallback(
-        eval_env, eval_freq=30, n_eval_episodes=2, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
+        eval_env, eval_freq=eval_freq, n_eval_episodes=2, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
     )
     model.learn(steps, callback=callback)
-    assert model.num_timesteps >= steps and model._n_updates > 0
+    assert model.num_timesteps == steps and model._n_updates > 0
+    assert callback.evaluations_results, "EvalCallback did not evaluate"
+    assert np.isfinite(callback.last_mean_reward)
     assert (tmp_path / "evaluations.npz").exists() and (tmp_path / "best_model.zip").exists()
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=2)
     assert np.isfinite(mean)
+    action, _ = model.predict(eval_env.reset(), deterministic=True)
+    assert eval_env.action_space.contains(action[0])
 
 
 def assert_stores_unnormalised_observations(model: BaseAlgorithm, steps: int = 100) -> None:
@@ -123,18 +141,70 @@ def assert_optimizers_equal(original: th.optim.Optimizer, restored: th.optim.Opt
     assert_nested_equal(original.state_dict(), restored.state_dict(), name)
 
 
-def assert_same_seed_same_results(make_model: Callable[[int], BaseAlgorithm], steps: int) -> None:
-    """Two runs with one seed give identical parameters and predictions; another seed gives other parameters."""
+def assert_same_seed_same_results(
+    make_model: Callable[[int], BaseAlgorithm], steps: int, seeds: tuple[int, int] = (0, 1)
+) -> None:
+    """Two runs with one seed give identical parameters, buffers and predictions; another seed gives other
+    parameters."""
 
-    def run(seed: int) -> tuple[th.Tensor, list[np.ndarray]]:
+    def run(seed: int) -> tuple[th.Tensor, dict[str, Any], list[np.ndarray]]:
         model = make_model(seed)
         model.learn(steps)
-        return th.cat([p.flatten() for p in model.policy.parameters()]), rollout_predictions(model)
+        params = th.cat([p.flatten() for p in model.policy.parameters()])
+        return params, model.policy.state_dict(), rollout_predictions(model)
 
-    params_a, actions_a = run(0)
-    params_b, actions_b = run(0)
-    params_c, _ = run(1)
+    params_a, state_a, actions_a = run(seeds[0])
+    params_b, state_b, actions_b = run(seeds[0])
+    params_c, _, _ = run(seeds[1])
     assert th.equal(params_a, params_b)
+    assert_nested_equal(state_a, state_b, "policy")
     for a, b in zip(actions_a, actions_b, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not th.equal(params_a, params_c)
+
+
+def assert_same_predictions(model: BaseAlgorithm, other: BaseAlgorithm, env: VecEnv, n: int = 6) -> None:
+    """Two models step one env with their own carried states (reset where an episode ends): the deterministic actions
+    and every state array are identical at every step."""
+    obs = env.reset()
+    states: list[Any] = [None, None]
+    starts = np.ones(env.num_envs, dtype=bool)
+    for _ in range(n):
+        (action, states[0]), (action_other, states[1]) = (
+            m.predict(obs, state=s, episode_start=starts, deterministic=True)
+            for m, s in zip((model, other), states, strict=True)
+        )
+        np.testing.assert_array_equal(action, action_other)
+        assert (states[0] is None) == (states[1] is None)
+        for part, part_other in zip(states[0] or (), states[1] or (), strict=True):
+            np.testing.assert_array_equal(part, part_other)
+        obs, _, starts, _ = env.step(action)
+
+
+def optimizers(model: BaseAlgorithm) -> dict[str, th.optim.Optimizer]:
+    """Every optimizer of a model, found rather than named, so that a refactor moving one cannot hide it: those the
+    policy's modules hold (``"policy"``, ``"policy.actor"``, ...) and those the algorithm holds (by attribute name)."""
+    found = {}
+    for name, module in model.policy.named_modules():
+        optimizer = vars(module).get("optimizer")
+        if isinstance(optimizer, th.optim.Optimizer):
+            found[f"policy.{name}" if name else "policy"] = optimizer
+    found.update({name: value for name, value in vars(model).items() if isinstance(value, th.optim.Optimizer)})
+    return found
+
+
+def assert_recalls_cue(model: BaseAlgorithm, env: gym.Env, n_cues: int = 6) -> None:
+    """The memory is in the carried state: at a memory probe's query the observation is the same for every cue, the
+    deterministic action is the cue (discrete) or has its sign (continuous)."""
+    for cue_seed in range(n_cues):
+        obs, info = env.reset(seed=cue_seed)
+        state, start = None, True
+        for _ in range(env.unwrapped.delay):
+            action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+            obs, *_ = env.step(action)
+            start = False
+        query_action, _ = model.predict(obs, state=state, episode_start=False, deterministic=True)
+        if isinstance(env.action_space, spaces.Discrete):
+            assert int(query_action) == info["cue"]
+        else:
+            assert np.sign(query_action[0]) == (1.0 if info["cue"] == 1 else -1.0)

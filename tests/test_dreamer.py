@@ -1,4 +1,7 @@
-"""Dreamer: the SB3 contract, the seed notebook's eight defects, save/load, seeding and memory."""
+"""Dreamer's own checks: construction errors, the seed notebook's eight defects, finite training.
+
+What every algorithm must do (SB3 contract, save/load, seeding, memory probes) is in test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +11,15 @@ import pytest
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import SubprocVecEnv, VecNormalize
 
 from rrl_sb3 import Dreamer
 from rrl_sb3.dreamer import behavior as behavior_module
 from rrl_sb3.dreamer import world_model as world_model_module
 from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.dreamer.world_model import RSSM, Latent
-from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
-from tests.checks import (
-    ExtremeActionEnv,
-    assert_eval_callback_and_evaluate,
-    assert_logs_and_checkpoints,
-    assert_optimizers_equal,
-    assert_same_seed_same_results,
-    assert_stores_unnormalised_observations,
-    rollout_predictions,
-)
+from rrl_sb3.envs import MemoryCueDiscrete
+from tests.checks import ExtremeActionEnv
 
 TINY = dict(
     policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
@@ -50,13 +43,10 @@ def short_pendulum(n_envs: int = 1, steps: int = 20, **kwargs):
 # --- construction ---------------------------------------------------------------------------------------------------
 
 
-def test_env_id_as_only_argument() -> None:
-    model = Dreamer("Pendulum-v1")
-    assert isinstance(model.policy, DreamerPolicy)
-    assert model.env.num_envs == 1 and model.actor_gradient == "dynamics"
+def test_discrete_actions_select_reinforce_gradients_and_one_hot_acting() -> None:
+    # (Box actions select dynamics backpropagation: test_contract's env-id check)
     assert Dreamer(env="rrl_sb3/CartPoleNoVel-v1", **TINY).actor_gradient == "reinforce"
-    assert isinstance(Dreamer(gym.make("Pendulum-v1"), **TINY).policy, DreamerPolicy)
-    assert isinstance(Dreamer(DreamerPolicy, "Pendulum-v1", **TINY).policy, DreamerPolicy)
+    assert tiny("rrl_sb3/MemoryCue-v0").policy.discrete
 
 
 @pytest.mark.parametrize(
@@ -99,26 +89,7 @@ def test_unsupported_spaces() -> None:
 
 
 # --- defect 1: memory is carried and reset only at episode start ---------------------------------------------------
-
-
-def test_predict_carries_state_and_resets_at_episode_start() -> None:
-    model = tiny("rrl_sb3/MemoryCue-v0")
-    model.learn(200)
-    policy = model.policy
-    obs = np.zeros((2, 3), dtype=np.float32)
-    _, fresh = model.predict(obs, state=None, deterministic=True)
-    cue_obs = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
-    _, after_cue = model.predict(cue_obs, deterministic=True)
-    _, carried = model.predict(obs, state=after_cue, episode_start=np.zeros(2), deterministic=True)
-    # the state depends on what was seen before: carrying it differs from starting afresh
-    assert not np.allclose(carried[0], fresh[0])
-    # episode_start resets exactly: same as a fresh state, per env
-    _, reset = model.predict(obs, state=after_cue, episode_start=np.array([1, 0]), deterministic=True)
-    for part_reset, part_fresh, part_carried in zip(reset, fresh, carried, strict=True):
-        np.testing.assert_array_equal(part_reset[0], part_fresh[0])
-        np.testing.assert_array_equal(part_reset[1], part_carried[1])
-    assert [s.shape for s in fresh] == [(2, 32), (2, 16), (2, 2)]
-    assert policy.discrete
+# (predict's side, with the state layout: test_contract.py)
 
 
 def test_learn_carries_state_between_steps_and_resets_after_done(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +98,7 @@ def test_learn_carries_state_between_steps_and_resets_after_done(monkeypatch: py
     real_step = model.policy.step
 
     def spy(obs, state, episode_start, deterministic=False):
-        seen.append((state[0].clone(), episode_start.clone()))
+        seen.append((state.deter.clone(), episode_start.clone()))
         return real_step(obs, state, episode_start, deterministic)
 
     monkeypatch.setattr(model.policy, "step", spy)
@@ -183,10 +154,8 @@ def test_entropy_bonus_sign_and_returns_drive_the_actor(gradient: str) -> None:
 
     def losses(entropy_coef: float):
         th.manual_seed(0)
-        return behavior_module.behavior_losses(
-            policy.world_model, policy.actor, policy.critic, policy.slow_critic, policy.return_normalizer,
-            start, th.ones(32), 5, 0.99, 0.95, entropy_coef, gradient,
-        )  # fmt: skip
+        settings = behavior_module.BehaviorSettings(5, 0.99, 0.95, entropy_coef, gradient)
+        return behavior_module.behavior_losses(policy, start, th.ones(32), settings)
 
     without, with_bonus = losses(0.0), losses(1.0)
     # More entropy must lower the loss: loss(1) - loss(0) = -mean(weight * entropy) < 0 when entropy > 0
@@ -209,10 +178,8 @@ def test_returns_bootstrap_with_critic_and_continue(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(policy.world_model, "continue_prob", lambda f: th.full(f.shape[:-1], 0.5))
     monkeypatch.setattr(policy.critic, "value", lambda f: th.full(f.shape[:-1], 10.0))
     start = policy.world_model.rssm.initial(3, th.device("cpu"))
-    out = behavior_module.behavior_losses(
-        policy.world_model, policy.actor, policy.critic, policy.slow_critic, policy.return_normalizer,
-        start, th.ones(3), 1, 0.9, 0.95, 0.0, "reinforce",
-    )  # fmt: skip
+    settings = behavior_module.BehaviorSettings(1, 0.9, 0.95, 0.0, "reinforce")
+    out = behavior_module.behavior_losses(policy, start, th.ones(3), settings)
     # horizon 1: R_0 = r_1 + gamma * c_1 * v(s_1) = 1 + 0.9 * 0.5 * 10
     assert out.returns.item() == pytest.approx(1 + 0.9 * 0.5 * 10)
 
@@ -279,7 +246,7 @@ def test_rssm_pairs_observation_with_previous_action() -> None:
     policy = DreamerPolicy(spaces.Box(-1, 1, (3,)), spaces.Box(-2, 2, (2,)), lambda _: 1e-3, hidden=8, layers=1, deter=8)
     state = policy.initial_state(1)
     action, state = policy.step(th.zeros(1, 3), state, th.ones(1))
-    th.testing.assert_close(state[2], action)
+    th.testing.assert_close(state.prev_action, action)
 
 
 # --- defect 8: stable distributions, free bits, KL balancing, enough updates ------------------------------------
@@ -339,96 +306,3 @@ def test_finite_over_hundreds_of_updates_with_extreme_actions(tmp_path) -> None:
     columns = [i for i, key in enumerate(header) if key.startswith("train/")]
     values = [float(row.split(",")[i]) for row in rows[1:] for i in columns if row.split(",")[i]]
     assert len(values) > 100 and np.all(np.isfinite(values))
-
-
-# --- SB3 contract ---------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1", "rrl_sb3/MemoryCueContinuous-v0"])
-@pytest.mark.parametrize("n_envs", [1, 2])
-def test_smoke_evaluate_and_eval_callback(env_id: str, n_envs: int, tmp_path) -> None:
-    env = make_vec_env(env_id, n_envs=n_envs, seed=0)
-    model = tiny(env, verbose=0)
-    assert_eval_callback_and_evaluate(model, make_vec_env(env_id, n_envs=1, seed=1), tmp_path)
-
-
-def test_subproc_vec_env_and_vec_normalize() -> None:
-    env = VecNormalize(short_pendulum(n_envs=2, vec_env_cls=SubprocVecEnv))
-    try:
-        assert_stores_unnormalised_observations(tiny(env))
-    finally:
-        env.close()
-
-
-def test_logger_progress_bar_and_callbacks(tmp_path) -> None:
-    model = tiny(short_pendulum(), verbose=1)
-    keys = ("train/model_loss", "train/actor_loss", "train/critic_loss", "train/kl", "train/entropy",
-            "train/return_scale", "rollout/ep_rew_mean")  # fmt: skip
-    assert_logs_and_checkpoints(model, tmp_path, keys)
-
-
-# --- save / load, seeding ---------------------------------------------------------------------------------------
-
-
-def test_save_load_exact_and_training_continues(tmp_path) -> None:
-    model = tiny(short_pendulum())
-    model.learn(150)
-    model.save(tmp_path / "dreamer")
-    model.save_replay_buffer(tmp_path / "buffer")
-    loaded = Dreamer.load(tmp_path / "dreamer", env=short_pendulum(), device="cpu")
-    loaded.load_replay_buffer(tmp_path / "buffer")
-    for (name, a), b in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
-        assert th.equal(a, b), name
-    for module in ("world_model", "actor", "critic"):
-        assert_optimizers_equal(getattr(model.policy, module).optimizer, getattr(loaded.policy, module).optimizer, module)
-    for a, b in zip(rollout_predictions(model), rollout_predictions(loaded), strict=True):
-        np.testing.assert_array_equal(a, b)
-    for field in ("observations", "prev_actions", "rewards", "terminated", "truncated", "is_first"):
-        np.testing.assert_array_equal(getattr(model.replay_buffer, field), getattr(loaded.replay_buffer, field))
-    updates = loaded._n_updates
-    loaded.learn(60, reset_num_timesteps=False)
-    assert loaded._n_updates > updates and loaded.num_timesteps == 210
-
-
-def test_same_seed_same_results() -> None:
-    assert_same_seed_same_results(lambda seed: tiny(short_pendulum(), seed=seed), steps=120)
-
-
-# --- learning with memory -----------------------------------------------------------------------------------------
-
-
-def probe_return(model: Dreamer, env: gym.Env, n: int = 50) -> float:
-    mean, _ = evaluate_policy(model, make_vec_env(lambda: env, n_envs=1, seed=123), n_eval_episodes=n, deterministic=True)
-    return mean
-
-
-MEMORY_KWARGS = dict(
-    policy_kwargs=dict(hidden=64, layers=1, deter=64, stoch=8, classes=8),
-    batch_size=16,
-    sequence_length=8,
-    horizon=4,
-    learning_starts=200,
-    train_ratio=128,
-    learning_rate=1e-3,
-    actor_learning_rate=3e-4,
-    critic_learning_rate=3e-4,
-    gamma=0.9,
-)
-
-
-@pytest.mark.parametrize(
-    "env_class, delay, steps",
-    [
-        (MemoryCueDiscrete, 1, 1500),
-        (MemoryCueContinuous, 1, 1200),
-        pytest.param(MemoryCueDiscrete, 2, 5000, marks=pytest.mark.slow),
-        pytest.param(MemoryCueContinuous, 2, 6000, marks=pytest.mark.slow),
-    ],
-)
-def test_learns_memory_probe(env_class, delay: int, steps: int) -> None:
-    env = make_vec_env(env_class, n_envs=1, seed=0, env_kwargs={"delay": delay})
-    model = Dreamer("MlpPolicy", env, seed=0, **MEMORY_KWARGS)
-    model.learn(steps)
-    score = probe_return(model, env_class(delay=delay))
-    # the best memoryless return is 0 on both probes, the best with memory 1
-    assert score > 0.6, score

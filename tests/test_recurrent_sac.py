@@ -1,4 +1,7 @@
-"""RecurrentSAC: masks and targets, recurrent state, the SB3 contract, save/load, seeding and memory."""
+"""RecurrentSAC's own checks: construction, masks and targets, the recurrent state it carries, squashing, updates.
+
+What every algorithm must do (SB3 contract, save/load, seeding, memory probes) is in test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +11,14 @@ import pytest
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import SubprocVecEnv, VecNormalize
 
 from rrl_sb3 import RecurrentSAC
 from rrl_sb3.common.buffers import SequenceReplayBufferSamples
 from rrl_sb3.envs import MemoryCueContinuous
 from rrl_sb3.sac import RecurrentSACPolicy, sequence_masks, soft_td_targets
 from rrl_sb3.sac.policies import SquashedGaussian
-from tests.checks import (
-    ExtremeActionEnv,
-    assert_eval_callback_and_evaluate,
-    assert_logs_and_checkpoints,
-    assert_optimizers_equal,
-    assert_same_seed_same_results,
-    assert_stores_unnormalised_observations,
-    rollout_predictions,
-)
+from tests.checks import ExtremeActionEnv
 
 TINY = dict(
     policy_kwargs=dict(rnn_hidden_size=16, embed_dim=8, net_arch=[16]),
@@ -51,15 +44,12 @@ def memory_env(n_envs: int = 1, delay: int = 1):
 # --- construction ---------------------------------------------------------------------------------------------------
 
 
-def test_env_id_as_only_argument_and_rnn_types() -> None:
+def test_default_rnn_type_and_entropy_tuning() -> None:
     model = RecurrentSAC("rrl_sb3/PendulumNoVel-v1")
-    assert isinstance(model.policy, RecurrentSACPolicy) and model.env.num_envs == 1
     assert isinstance(model.actor.encoder.rnn, th.nn.GRU) and isinstance(model.critic.encoder.rnn, th.nn.GRU)
-    assert model.target_entropy == -1.0 and model.ent_coef_optimizer is not None
+    assert model.ent_coef_optimizer is not None
     lstm = RecurrentSAC("Pendulum-v1", policy_kwargs=dict(rnn_type="lstm", rnn_hidden_size=8))
     assert isinstance(lstm.actor.encoder.rnn, th.nn.LSTM)
-    assert isinstance(RecurrentSAC(gym.make("Pendulum-v1"), **TINY).policy, RecurrentSACPolicy)
-    assert isinstance(RecurrentSAC(RecurrentSACPolicy, "Pendulum-v1", **TINY).policy, RecurrentSACPolicy)
 
 
 def test_actor_and_critics_have_separate_encoders() -> None:
@@ -187,7 +177,7 @@ def test_critic_target_of_last_transition(final: str, monkeypatch: pytest.Monkey
     last_target = -3.0 + (0.0 if final == "terminated" else 0.9 * 7.0)
     targets = th.tensor([-1.0 + 6.3, -2.0 + 6.3, last_target])
     expected = 0.5 * ((q[:, :3] - targets) ** 2).sum() / 3
-    th.testing.assert_close(losses["critic_loss"], expected)
+    th.testing.assert_close(losses.critic, expected)
 
 
 def loss_and_grads(model: RecurrentSAC, data: SequenceReplayBufferSamples) -> tuple[list[float], list[th.Tensor]]:
@@ -197,8 +187,8 @@ def loss_and_grads(model: RecurrentSAC, data: SequenceReplayBufferSamples) -> tu
         model.log_ent_coef.grad = None
     losses = model.compute_losses(data)
     actor_loss = model.actor_loss(losses)
-    (losses["critic_loss"] + actor_loss + losses["ent_coef_loss"]).backward()
-    values = [losses["critic_loss"].item(), actor_loss.item(), losses["ent_coef_loss"].item()]
+    (losses.critic + actor_loss + losses.ent_coef_loss).backward()
+    values = [losses.critic.item(), actor_loss.item(), losses.ent_coef_loss.item()]
     grads = [p.grad.clone() for p in model.policy.parameters() if p.grad is not None] + [model.log_ent_coef.grad.clone()]
     return values, grads
 
@@ -263,7 +253,7 @@ def test_acting_step_by_step_equals_training_unroll(rnn_type: str) -> None:
     for t in range(length):
         action, state = policy.step(obs[t], state, is_first[t], deterministic=True)
         actions.append(action)
-        hs.append(state[0][-1])
+        hs.append(state.rnn[0][-1])
     prev_actions = th.stack([th.zeros(batch, 2), *actions[:-1]])
     h, _ = policy.actor.encoder(obs, prev_actions, None, is_first)
     th.testing.assert_close(h, th.stack(hs))
@@ -273,18 +263,16 @@ def test_acting_step_by_step_equals_training_unroll(rnn_type: str) -> None:
     th.testing.assert_close(h[3:, :1], h_fresh)
 
 
-def test_predict_carries_state_and_resets_at_episode_start() -> None:
+def test_predict_state_holds_the_previous_action_and_is_validated() -> None:
+    # (the layout, carrying and resets per env: test_contract.py)
     model = tiny("Pendulum-v1")
     obs = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, -0.5]], dtype=np.float32)
     action_fresh, fresh = model.predict(obs, deterministic=True)
-    assert [s.shape for s in fresh] == [(1, 2, 16), (1, 2, 1)]
     np.testing.assert_allclose(model.policy.scale_action(action_fresh), fresh[1][0], atol=1e-6)
     _, carried = model.predict(obs, state=fresh, episode_start=np.zeros(2), deterministic=True)
-    assert not np.allclose(carried[0], fresh[0])
     _, reset = model.predict(obs, state=carried, episode_start=np.array([1, 0]), deterministic=True)
-    for part_reset, part_fresh, part_carried in zip(reset, fresh, carried, strict=True):
-        np.testing.assert_array_equal(part_reset[:, 0], part_fresh[:, 0])
-        assert not np.array_equal(part_reset[:, 1], part_carried[:, 1])
+    for part_reset, part_carried in zip(reset, carried, strict=True):
+        assert not np.array_equal(part_reset[:, 1], part_carried[:, 1])  # env 1 carries on: its state moves
     with pytest.raises(ValueError, match="state must be the tuple returned by predict"):
         model.predict(obs, state=(fresh[0],))
     with pytest.raises(ValueError, match="episode_start must have one flag per env"):
@@ -299,7 +287,7 @@ def test_learn_carries_state_and_resets_after_done(monkeypatch: pytest.MonkeyPat
     real_step = model.policy.step
 
     def spy(obs, state, episode_start, deterministic=False):
-        seen.append((state[0].clone(), state[-1].clone(), episode_start.clone()))
+        seen.append((state.rnn[0].clone(), state.prev_action.clone(), episode_start.clone()))
         return real_step(obs, state, episode_start, deterministic)
 
     monkeypatch.setattr(model.policy, "step", spy)
@@ -360,7 +348,7 @@ def test_finite_losses_with_actions_at_the_bounds(tmp_path) -> None:
     assert len(values) > 100 and np.all(np.isfinite(values))
 
 
-# --- SB3 contract ---------------------------------------------------------------------------------------------------
+# --- updates per env step -------------------------------------------------------------------------------------------
 
 
 def test_gradient_steps_per_env_step() -> None:
@@ -372,60 +360,7 @@ def test_gradient_steps_per_env_step() -> None:
     assert model._n_updates == 60  # one per env step collected after the first 40: 30 steps of 2 envs
 
 
-@pytest.mark.parametrize("n_envs", [1, 2])
-def test_smoke_evaluate_and_eval_callback(n_envs: int, tmp_path) -> None:
-    env = make_vec_env("rrl_sb3/PendulumNoVel-v1", n_envs=n_envs, seed=0, env_kwargs={"max_episode_steps": 20})
-    model = tiny(env)
-    eval_env = make_vec_env("rrl_sb3/PendulumNoVel-v1", n_envs=1, seed=1, env_kwargs={"max_episode_steps": 20})
-    assert_eval_callback_and_evaluate(model, eval_env, tmp_path)
-
-
-def test_subproc_vec_env_and_vec_normalize() -> None:
-    env = VecNormalize(short_pendulum(n_envs=2, vec_env_cls=SubprocVecEnv))
-    try:
-        assert_stores_unnormalised_observations(tiny(env), steps=80)
-    finally:
-        env.close()
-
-
-def test_logger_progress_bar_and_callbacks(tmp_path) -> None:
-    model = tiny(short_pendulum(), verbose=1)
-    keys = ("train/actor_loss", "train/critic_loss", "train/ent_coef", "train/ent_coef_loss", "train/entropy",
-            "train/q_mean", "train/n_updates", "rollout/ep_rew_mean", "time/fps")  # fmt: skip
-    assert_logs_and_checkpoints(model, tmp_path, keys)
-
-
-# --- save / load, seeding ---------------------------------------------------------------------------------------
-
-
-def test_save_load_exact_and_training_continues(tmp_path) -> None:
-    model = tiny(short_pendulum())
-    model.learn(100)
-    model.save(tmp_path / "sac")
-    model.save_replay_buffer(tmp_path / "buffer")
-    loaded = RecurrentSAC.load(tmp_path / "sac", env=short_pendulum(), device="cpu")
-    loaded.load_replay_buffer(tmp_path / "buffer", truncate_last_traj=False)
-    for (name, a), b in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
-        assert th.equal(a, b), name
-    assert th.equal(model.log_ent_coef, loaded.log_ent_coef)
-    assert_optimizers_equal(model.actor.optimizer, loaded.actor.optimizer, "actor")
-    assert_optimizers_equal(model.critic.optimizer, loaded.critic.optimizer, "critic")
-    assert_optimizers_equal(model.ent_coef_optimizer, loaded.ent_coef_optimizer, "ent_coef")
-    for a, b in zip(rollout_predictions(model), rollout_predictions(loaded), strict=True):
-        np.testing.assert_array_equal(a, b)
-    for field in ("observations", "prev_actions", "rewards", "terminated", "truncated", "is_first", "pos", "n_stored"):
-        np.testing.assert_array_equal(getattr(model.replay_buffer, field), getattr(loaded.replay_buffer, field))
-    # the same update from the same state: identical parameters afterwards
-    loaded.set_logger(model.logger)
-    th.manual_seed(1)
-    model.train(2, model.batch_size)
-    th.manual_seed(1)
-    loaded.train(2, loaded.batch_size)
-    for a, b in zip(model.policy.parameters(), loaded.policy.parameters(), strict=True):
-        assert th.equal(a, b)
-    updates = loaded._n_updates
-    loaded.learn(40, reset_num_timesteps=False)
-    assert loaded._n_updates == updates + 40 and loaded.num_timesteps == 140
+# --- save / load (the round trip itself: test_contract.py) ----------------------------------------------------------
 
 
 def test_fixed_ent_coef_saves_and_loads(tmp_path) -> None:
@@ -449,36 +384,3 @@ def test_load_replay_buffer_checks_and_truncates(tmp_path) -> None:
     with pytest.raises(ValueError, match="built for 1 envs"):
         other.load_replay_buffer(tmp_path / "buffer")
     assert other.replay_buffer is own
-
-
-def test_same_seed_same_results() -> None:
-    assert_same_seed_same_results(lambda seed: tiny(short_pendulum(), seed=seed), steps=100)
-
-
-# --- learning with memory -----------------------------------------------------------------------------------------
-
-
-MEMORY_KWARGS = dict(
-    policy_kwargs=dict(rnn_hidden_size=32, embed_dim=16, net_arch=[32, 32]),
-    batch_size=16,
-    sequence_length=6,
-    learning_starts=200,
-    learning_rate=3e-3,
-    gamma=0.9,
-    device="cpu",
-)
-
-
-@pytest.mark.parametrize(
-    "delay, steps",
-    [(1, 700), pytest.param(3, 4000, marks=pytest.mark.slow), pytest.param(6, 8000, marks=pytest.mark.slow)],
-)
-def test_learns_continuous_memory_probe(delay: int, steps: int) -> None:
-    env = memory_env(delay=delay)
-    kwargs = dict(MEMORY_KWARGS, sequence_length=max(6, 2 * (delay + 2)))
-    model = RecurrentSAC("MlpPolicy", env, seed=0, **kwargs)
-    model.learn(steps)
-    eval_env = make_vec_env(MemoryCueContinuous, n_envs=1, seed=123, env_kwargs={"delay": delay})
-    score, _ = evaluate_policy(model, eval_env, n_eval_episodes=50, deterministic=True)
-    # the best memoryless return is 0, the best with memory 1
-    assert score > 0.6, score

@@ -1,4 +1,5 @@
-"""SB3 policy base for agents that carry a recurrent state from one env step to the next (Dreamer, recurrent SAC)."""
+"""SB3 policy base for agents that carry a recurrent state from one env step to the next (Dreamer, RecurrentSAC,
+REINFORCE)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ class RecurrentStatePolicy(BasePolicy):
     this class gives them SB3's ``predict(observation, state, episode_start, deterministic)`` with the checks a user
     needs (a state of the wrong shape or one flag too few is a clear error, not a broadcast), which is what
     ``evaluate_policy`` and ``EvalCallback`` call, and a memoryless ``forward``/``_predict`` from a fresh state.
+
+    The state is a tuple of tensors (a ``NamedTuple`` where its parts have names); ``predict`` hands it out as the
+    tuple of numpy arrays :meth:`state_arrays` makes, and reads it back with :meth:`state_from_arrays`. A policy
+    without memory has the empty state ``()``, which ``predict`` returns as ``None``, as SB3's memoryless policies do.
+    An algorithm that chooses an action other than the policy's (random warm-up actions, exploration noise) gives it
+    to :meth:`remember_action`, so that the next step reads the action the env really received.
     """
+
+    #: Where the env axis of the state's arrays is, for error messages (e.g. ``"env axis first"``)
+    state_layout: str = ""
 
     @abstractmethod
     def initial_state(self, n_envs: int) -> tuple[th.Tensor, ...]:
@@ -30,6 +40,19 @@ class RecurrentStatePolicy(BasePolicy):
     ) -> tuple[th.Tensor, tuple[th.Tensor, ...]]:
         """One step of every env: reset the state where ``episode_start`` is 1, then act; returns the model action
         and the new state."""
+
+    def remember_action(self, state: tuple[th.Tensor, ...], action: th.Tensor) -> tuple[th.Tensor, ...]:
+        """The state after :meth:`step`, with ``action`` (model representation) as the action taken, for policies
+        whose state holds the previous action; the others keep ``state`` as it is."""
+        return state
+
+    def state_arrays(self, state: tuple[th.Tensor, ...]) -> tuple[np.ndarray, ...]:
+        """The state as ``predict`` returns it: a flat tuple of numpy arrays."""
+        return tuple(s.cpu().numpy() for s in state)
+
+    def state_from_arrays(self, arrays: tuple[th.Tensor, ...]) -> tuple[th.Tensor, ...]:
+        """The inverse of :meth:`state_arrays`, given the arrays as tensors (their shapes already checked)."""
+        return arrays
 
     @abstractmethod
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
@@ -51,28 +74,31 @@ class RecurrentStatePolicy(BasePolicy):
         state: tuple[np.ndarray, ...] | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """Act from observations, carrying the recurrent state.
 
         :param observation: one observation or a batch ``(n_envs, obs_dim)``
         :param state: the state returned by the previous call, or ``None`` to start every env afresh
         :param episode_start: ``(n_envs,)`` flags; the state of every env whose flag is true is reset first
         :param deterministic: act with the policy's mode instead of sampling
-        :return: the actions (in the env's action space) and the new state (see the subclass for its layout)
+        :return: the actions (in the env's action space) and the new state (see the subclass for its layout;
+            ``None`` for a policy without memory)
         """
         self.set_training_mode(False)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
         n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
-        expected = [tuple(s.shape) for s in self.initial_state(n_envs)]
-        if state is None:
-            state_t = self.initial_state(n_envs)
+        initial = self.initial_state(n_envs)
+        expected = [tuple(s.shape) for s in self.state_arrays(initial)]
+        if state is None or not expected:
+            state_t = initial
         else:
             if len(state) != len(expected) or [tuple(np.shape(s)) for s in state] != expected:
                 raise ValueError(
-                    f"state must be the tuple returned by predict for {n_envs} envs, with shapes {expected}, "
-                    f"got shapes {[np.shape(s) for s in state]}"
+                    f"state must be the tuple returned by predict for {n_envs} envs, with shapes {expected}"
+                    f"{f' ({self.state_layout})' if self.state_layout else ''}, got shapes {[np.shape(s) for s in state]}"
                 )
-            state_t = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.device) for s in state)
+            arrays = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.device) for s in state)
+            state_t = self.state_from_arrays(arrays)
         starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start, dtype=np.float32).reshape(-1)
         if starts.shape != (n_envs,):
             raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
@@ -90,4 +116,4 @@ class RecurrentStatePolicy(BasePolicy):
             actions = actions.astype(self.action_space.dtype)  # type: ignore[union-attr]
         if not vectorized_env:
             actions = actions.squeeze(axis=0)
-        return actions, tuple(s.cpu().numpy() for s in new_state)
+        return actions, (self.state_arrays(new_state) if expected else None)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -76,6 +76,42 @@ def require(name: str, value: Any, ok: bool, what: str) -> None:
 def is_int(value: Any) -> bool:
     """An integer that is not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+class Check(NamedTuple):
+    """A rule for one hyperparameter: a predicate on the value, and what it says the value must be."""
+
+    ok: Callable[[Any], bool]
+    what: str
+
+
+def at_least(minimum: int) -> Check:
+    """An integer (not a bool) >= ``minimum``."""
+    return Check(lambda v: is_int(v) and v >= minimum, f"an integer >= {minimum}")
+
+
+def one_of(*choices: Any) -> Check:
+    """One of ``choices``."""
+    return Check(lambda v: any(v == c for c in choices), " or ".join(map(repr, choices)))
+
+
+IN_UNIT_INTERVAL = Check(lambda v: is_number(v) and 0.0 < v <= 1.0, "in (0, 1]")
+NON_NEGATIVE = Check(lambda v: is_number(v) and bool(np.isfinite(v)) and v >= 0, "a finite number >= 0")
+POSITIVE = Check(lambda v: is_number(v) and bool(np.isfinite(v)) and v > 0, "a positive number")
+BOOLEAN = Check(lambda v: isinstance(v, bool), "True or False")
+LEARNING_RATE = Check(lambda v: callable(v) or POSITIVE.ok(v), "a positive number or a schedule")
+
+
+def check_hyperparameters(owner: Any, checks: Mapping[str, Check]) -> None:
+    """Raise ``ValueError`` naming the first attribute of ``owner`` that breaks its rule, and its value."""
+    for name, check in checks.items():
+        value = getattr(owner, name)
+        require(name, value, check.ok(value), check.what)
 
 
 def check_flat_spaces(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch as th
 import torch.nn.functional as F
 from torch import nn
 
-from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns
+from rrl_sb3.common.math import TwoHotBins, lambda_returns
 from rrl_sb3.dreamer.world_model import Latent, WorldModel, mlp, sample_one_hot
+
+if TYPE_CHECKING:
+    from rrl_sb3.dreamer.policies import DreamerPolicy
 
 ActorGradient = Literal["reinforce", "dynamics"]
 
@@ -142,6 +145,25 @@ def imagine(world_model: WorldModel, actor: Actor, start: Latent, horizon: int, 
     return Imagination(feats, th.stack(actions), stacked)
 
 
+class BehaviorSettings(NamedTuple):
+    """The hyperparameters of learning in imagination (see :class:`~rrl_sb3.Dreamer` for their meaning).
+
+    :param horizon: length of the imagined trajectories
+    :param gamma: discount factor
+    :param lambda_: lambda of the TD(lambda) returns
+    :param entropy_coef: weight of the actor's entropy bonus
+    :param actor_gradient: ``"reinforce"`` or ``"dynamics"``
+    :param slow_critic_reg: weight of the critic's regulariser towards its slow copy
+    """
+
+    horizon: int
+    gamma: float
+    lambda_: float
+    entropy_coef: float
+    actor_gradient: ActorGradient
+    slow_critic_reg: float = 1.0
+
+
 class BehaviorLosses(NamedTuple):
     actor: th.Tensor
     critic: th.Tensor
@@ -152,19 +174,7 @@ class BehaviorLosses(NamedTuple):
 
 
 def behavior_losses(
-    world_model: WorldModel,
-    actor: Actor,
-    critic: Critic,
-    slow_critic: Critic,
-    normalizer: ReturnNormalizer,
-    start: Latent,
-    start_continue: th.Tensor,
-    horizon: int,
-    gamma: float,
-    lam: float,
-    entropy_coef: float,
-    actor_gradient: ActorGradient,
-    slow_critic_reg: float = 1.0,
+    policy: DreamerPolicy, start: Latent, start_continue: th.Tensor, settings: BehaviorSettings
 ) -> BehaviorLosses:
     """Actor and critic losses on imagined trajectories (DreamerV3).
 
@@ -174,21 +184,24 @@ def behavior_losses(
     returns divided by the percentile scale of :class:`ReturnNormalizer`, plus ``entropy_coef`` times its entropy;
     the critic regresses the returns (two-hot) and is regularised towards its slow (EMA) copy.
 
+    :param policy: the world model, actor, critic, slow critic and return normaliser
     :param start: posterior states to imagine from, flattened to ``(N, ...)``
     :param start_continue: ``1 - terminated`` of the start states, ``(N,)``
+    :param settings: horizon, discount, lambda, entropy weight and actor gradient
     """
-    with_grad = actor_gradient == "dynamics"
-    traj = imagine(world_model, actor, start, horizon, with_grad)
+    world_model, critic, gamma = policy.world_model, policy.critic, settings.gamma
+    with_grad = settings.actor_gradient == "dynamics"
+    traj = imagine(world_model, policy.actor, start, settings.horizon, with_grad)
     feats = traj.features
     with th.set_grad_enabled(with_grad and th.is_grad_enabled()):
         rewards = world_model.reward(feats[1:])
         continues = th.cat([start_continue.unsqueeze(0), world_model.continue_prob(feats[1:])], 0)
         values = critic.value(feats)
-        returns = lambda_returns(rewards, values[:-1], continues[1:], values[-1], gamma, lam)
+        returns = lambda_returns(rewards, values[:-1], continues[1:], values[-1], gamma, settings.lambda_)
     with th.no_grad():
         weights = th.cumprod(gamma * continues[:-1], 0) / gamma
-        normalizer.update(returns)
-        scale = normalizer.scale
+        policy.return_normalizer.update(returns)
+        scale = policy.return_normalizer.scale
 
     entropy = traj.dists.entropy()
     if with_grad:
@@ -196,14 +209,14 @@ def behavior_losses(
     else:
         advantage = (returns - values[:-1]).detach() / scale
         objective = traj.dists.log_prob(traj.actions) * advantage
-    actor_loss = -(weights * (objective + entropy_coef * entropy)).mean()
+    actor_loss = -(weights * (objective + settings.entropy_coef * entropy)).mean()
 
     critic_feats = feats[:-1].detach()
     logits = critic(critic_feats)
     target = returns.detach()
     with th.no_grad():
-        slow_target = slow_critic.value(critic_feats)
-    critic_loss = critic.bins.loss(logits, target) + slow_critic_reg * critic.bins.loss(logits, slow_target)
+        slow_target = policy.slow_critic.value(critic_feats)
+    critic_loss = critic.bins.loss(logits, target) + settings.slow_critic_reg * critic.bins.loss(logits, slow_target)
     critic_loss = (weights * critic_loss).mean()
     return BehaviorLosses(
         actor_loss, critic_loss, entropy.mean().detach(), returns.mean().detach(), values.mean().detach(), scale

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
@@ -17,7 +17,23 @@ from rrl_sb3.common.utils import check_flat_spaces
 from rrl_sb3.dreamer.behavior import Actor, Critic
 from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
 
-DreamerState = tuple[th.Tensor, th.Tensor, th.Tensor]
+
+class DreamerState(NamedTuple):
+    """What Dreamer carries from one env step to the next, env axis first.
+
+    :param deter: the RSSM's GRU state ``h``, ``(n_envs, deter)``
+    :param stoch: the stochastic latent ``z``, ``(n_envs, stoch_dim)``
+    :param prev_action: the action taken, in the model's representation (in ``[-1, 1]`` for ``Box`` actions,
+        one-hot for ``Discrete``), ``(n_envs, action_dim)``
+    """
+
+    deter: th.Tensor
+    stoch: th.Tensor
+    prev_action: th.Tensor
+
+    @property
+    def latent(self) -> Latent:
+        return Latent(self.deter, self.stoch)
 
 
 class DreamerPolicy(RecurrentStatePolicy):
@@ -49,6 +65,8 @@ class DreamerPolicy(RecurrentStatePolicy):
     :param optimizer_class: optimizer of the three networks
     :param optimizer_kwargs: extra keyword arguments of the optimizer
     """
+
+    state_layout = "env axis first"
 
     def __init__(
         self,
@@ -135,7 +153,7 @@ class DreamerPolicy(RecurrentStatePolicy):
 
     def initial_state(self, n_envs: int) -> DreamerState:
         latent = self.world_model.rssm.initial(n_envs, self.device)
-        return latent.deter, latent.stoch, th.zeros(n_envs, self.action_dim, device=self.device)
+        return DreamerState(latent.deter, latent.stoch, th.zeros(n_envs, self.action_dim, device=self.device))
 
     def step(
         self, obs: th.Tensor, state: DreamerState, episode_start: th.Tensor, deterministic: bool = False
@@ -144,17 +162,23 @@ class DreamerPolicy(RecurrentStatePolicy):
 
         :return: the action in the model's representation (in ``[-1, 1]`` or one-hot) and the new state
         """
-        deter, stoch, prev_action = state
         embed = self.world_model.encode(obs.float())
         latent, _ = self.world_model.rssm.observe_step(
-            Latent(deter, stoch), prev_action, embed, episode_start, sample=not deterministic
+            state.latent, state.prev_action, embed, episode_start, sample=not deterministic
         )
         dist = self.actor(latent.features)
         action = dist.mode() if deterministic else dist.sample()
         if not self.discrete:
             action = action.clamp(-1.0, 1.0)
         action = action.detach()
-        return action, (latent.deter, latent.stoch, action)
+        return action, DreamerState(latent.deter, latent.stoch, action)
+
+    def remember_action(self, state: DreamerState, action: th.Tensor) -> DreamerState:  # type: ignore[override]
+        """``state`` with ``action`` (model representation) as the action taken."""
+        return state._replace(prev_action=action)
+
+    def state_from_arrays(self, arrays: tuple[th.Tensor, ...]) -> DreamerState:
+        return DreamerState(*arrays)
 
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
         """Model action -> env action: index for ``Discrete``, rescaled from ``[-1, 1]`` for ``Box``."""

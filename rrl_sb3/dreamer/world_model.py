@@ -45,6 +45,10 @@ class Latent(NamedTuple):
     def features(self) -> th.Tensor:
         return th.cat([self.deter, self.stoch], dim=-1)
 
+    def flatten(self) -> Latent:
+        """All leading axes (batch, time, ...) merged into one: ``(N, deter)`` and ``(N, stoch_dim)``."""
+        return Latent(self.deter.reshape(-1, self.deter.shape[-1]), self.stoch.reshape(-1, self.stoch.shape[-1]))
+
 
 class RSSM(nn.Module):
     """Recurrent state-space model.
@@ -163,10 +167,17 @@ class RSSM(nn.Module):
 
         :return: the posterior state and the posterior statistics
         """
+        return self._posterior_step(state, prev_action, self.post_embed(embed), is_first, sample)
+
+    def _posterior_step(
+        self, state: Latent, prev_action: th.Tensor, embed_proj: th.Tensor, is_first: th.Tensor, sample: bool = True
+    ) -> tuple[Latent, th.Tensor]:
+        """:meth:`observe_step` from the embedding's share of the posterior's first layer (``post_embed(e(o_t))``),
+        which :meth:`observe` computes for a whole sequence at once."""
         keep = (1.0 - is_first.float()).unsqueeze(-1)
         state = Latent(state.deter * keep, state.stoch * keep)
         deter = self.step_deter(state, prev_action * keep)
-        stats = self.post_out(self.post_deter(deter) + self.post_embed(embed))
+        stats = self.post_out(self.post_deter(deter) + embed_proj)
         return Latent(deter, self.sample(stats) if sample else self.mode(stats)), stats
 
     def observe(
@@ -179,14 +190,10 @@ class RSSM(nn.Module):
         batch, length = embed.shape[:2]
         state = self.initial(batch, embed.device) if state is None else state
         embed_proj = self.post_embed(embed)
-        keep = 1.0 - is_first.float().unsqueeze(-1)
         deters, stochs, stats_list = [], [], []
         for t in range(length):
-            state = Latent(state.deter * keep[:, t], state.stoch * keep[:, t])
-            deter = self.step_deter(state, prev_action[:, t] * keep[:, t])
-            stats = self.post_out(self.post_deter(deter) + embed_proj[:, t])
-            state = Latent(deter, self.sample(stats))
-            deters.append(deter)
+            state, stats = self._posterior_step(state, prev_action[:, t], embed_proj[:, t], is_first[:, t])
+            deters.append(state.deter)
             stochs.append(state.stoch)
             stats_list.append(stats)
         deter_seq = th.stack(deters, 1)

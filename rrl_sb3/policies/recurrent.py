@@ -37,15 +37,15 @@ and meet them at four points:
    costs one unused array per step in the rollout buffer and nothing else. The methods keep sb3-contrib's parameter
    name ``lstm_states`` so callers that pass it by keyword work unchanged.
 4. **Episode starts.** The hidden state of an environment is multiplied by ``1 - episode_start`` before the step that
-   starts a new episode, inside training sequences as well as while acting (:func:`gru_unroll`). Instead of stepping
-   the GRU one time step at a time whenever a reset occurs somewhere in the batch, the sequence is cut only at the time
-   steps where some environment starts an episode and each piece goes through ``nn.GRU`` in one call. The minibatch
-   sequences of ``RecurrentRolloutBuffer`` begin at episode starts, so a training minibatch is a single GRU call.
+   starts a new episode, inside training sequences as well as while acting, by the package's one recurrent core,
+   :func:`rrl_sb3.common.recurrent.rnn_unroll`. Instead of stepping the GRU one time step at a time whenever a reset
+   occurs somewhere in the batch, the sequence is cut only at the time steps where some environment starts an episode
+   and each piece goes through ``nn.GRU`` in one call. The minibatch sequences of ``RecurrentRolloutBuffer`` begin at
+   episode starts, so a training minibatch is a single GRU call.
 """
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,8 @@ from stable_baselines3.common.torch_layers import (
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
+
+from rrl_sb3.common.recurrent import rnn_unroll
 
 #: ``(hidden, placeholder)``: the GRU hidden state and an all-zero tensor of the same shape standing in for an LSTM cell.
 GruStatePair = tuple[th.Tensor, th.Tensor]
@@ -91,11 +93,7 @@ def gru_unroll(
     hidden: th.Tensor,
     episode_starts: th.Tensor,
 ) -> tuple[th.Tensor, th.Tensor]:
-    """Run a GRU over time-major sequences, resetting a sequence's hidden state where its episode starts.
-
-    Before step ``t`` the state of sequence ``b`` is multiplied by ``1 - episode_starts[t, b]``, so a sequence whose
-    episode starts at ``t`` continues from the zero state (the GRU's initial state) while the others carry on. The
-    result equals a step-by-step loop; the GRU is called once per stretch of steps without a reset, not once per step.
+    """:func:`rrl_sb3.common.recurrent.rnn_unroll` for a GRU, with its hidden state as a tensor instead of ``(h,)``.
 
     :param gru: a sequence-first GRU (``batch_first=False``)
     :param inputs: inputs of shape ``(seq_len, batch, input_size)``
@@ -103,15 +101,8 @@ def gru_unroll(
     :param episode_starts: ``(seq_len, batch)``; ``1`` (or ``True``) where a step is the first of an episode
     :return: the last layer's outputs ``(seq_len, batch, hidden_size)`` and the state after the last step
     """
-    seq_len = inputs.shape[0]
-    keep = 1.0 - episode_starts.to(dtype=inputs.dtype).reshape(seq_len, -1)
-    # Steps (after the first) where at least one sequence resets: the only places the GRU call has to be split.
-    cuts = (th.nonzero((keep[1:] < 1.0).any(dim=1)).flatten() + 1).tolist()
-    outputs = []
-    for begin, end in pairwise([0, *cuts, seq_len]):
-        output, hidden = gru(inputs[begin:end], hidden * keep[begin].view(1, -1, 1))
-        outputs.append(output)
-    return th.cat(outputs) if len(outputs) > 1 else outputs[0], hidden
+    output, (hidden,) = rnn_unroll(gru, inputs, (hidden,), episode_starts)
+    return output, hidden
 
 
 def _check_gru_options(
@@ -353,7 +344,7 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         # (n_seq * seq_len, dim) -> (seq_len, n_seq, dim), the GRU's sequence-first layout
         inputs = features.reshape(n_seq, -1, gru.input_size).transpose(0, 1)
         starts = episode_starts.reshape(n_seq, -1).transpose(0, 1)
-        output, hidden = gru_unroll(gru, inputs, hidden, starts)
+        output, (hidden,) = rnn_unroll(gru, inputs, (hidden,), starts)
         latent = output.transpose(0, 1).reshape(-1, gru.hidden_size)
         return latent, (hidden, th.zeros_like(hidden))
 

@@ -13,20 +13,18 @@ from stable_baselines3.common.distributions import (
     Distribution,
     make_proba_distribution,
 )
-from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
+from rrl_sb3.common.policies import RecurrentStatePolicy
+from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
 from rrl_sb3.common.utils import check_flat_spaces
 
 RnnType = Literal["gru", "lstm"]
-#: The recurrent state as tensors: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, ``()`` without recurrence;
-#: each of shape ``(n_layers, n_envs, hidden_size)``.
-TorchState = tuple[th.Tensor, ...]
 
 
-class ReinforcePolicy(BasePolicy):
+class ReinforcePolicy(RecurrentStatePolicy):
     """Policy of :class:`~rrl_sb3.REINFORCE`: observation -> [GRU/LSTM] -> MLP -> action distribution and value.
 
     With ``rnn_type=None`` (``"MlpPolicy"``) there is no recurrence and :meth:`predict` returns ``state=None``.
@@ -53,6 +51,7 @@ class ReinforcePolicy(BasePolicy):
     """
 
     default_rnn_type: ClassVar[RnnType | None] = None
+    state_layout = "env axis second"
 
     def __init__(
         self,
@@ -141,14 +140,11 @@ class ReinforcePolicy(BasePolicy):
 
     # --- the recurrent trunk -------------------------------------------------------------------------------------
 
-    def initial_state(self, n_envs: int) -> TorchState:
+    def initial_state(self, n_envs: int) -> RnnState:
         """The zero state of ``n_envs`` envs: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, ``()`` without recurrence."""
-        if self.rnn is None:
-            return ()
-        zeros = th.zeros(self.n_rnn_layers, n_envs, self.rnn_hidden_size, device=self.device)
-        return (zeros,) if self.rnn_type == "gru" else (zeros, zeros.clone())
+        return () if self.rnn is None else initial_rnn_state(self.rnn, n_envs, self.device)
 
-    def step(self, obs: th.Tensor, state: TorchState, episode_start: th.Tensor) -> tuple[th.Tensor, TorchState]:
+    def features(self, obs: th.Tensor, state: RnnState, episode_start: th.Tensor) -> tuple[th.Tensor, RnnState]:
         """One step of every env: reset the state where ``episode_start``, and return the heads' input and new state.
 
         :param obs: observations ``(n_envs, obs_dim)``
@@ -159,11 +155,15 @@ class ReinforcePolicy(BasePolicy):
         obs = obs.float()
         if self.rnn is None:
             return self.mlp(obs), ()
-        keep = (1.0 - episode_start.float()).view(1, -1, 1)
-        hidden = tuple(s * keep for s in state)  # multiplying by 0 gives exactly the zero (fresh) state
-        out, new = self.rnn(obs.unsqueeze(0), hidden[0] if self.rnn_type == "gru" else hidden)
-        new_state: TorchState = (new,) if self.rnn_type == "gru" else tuple(new)
+        out, new_state = rnn_unroll(self.rnn, obs.unsqueeze(0), state, episode_start.view(1, -1))
         return self.mlp(out.squeeze(0)), new_state
+
+    def step(
+        self, obs: th.Tensor, state: RnnState, episode_start: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, RnnState]:
+        """One step of every env (see :meth:`features`): the actions, sampled or the mode, and the new state."""
+        features, new_state = self.features(obs, state, episode_start)
+        return self.distribution(features).get_actions(deterministic=deterministic), new_state
 
     def unroll(self, obs: th.Tensor) -> th.Tensor:
         """Features of whole episodes, time-major ``(T, B, obs_dim)``, each column starting from the zero state.
@@ -172,7 +172,7 @@ class ReinforcePolicy(BasePolicy):
         """
         obs = obs.float()
         if self.rnn is not None:
-            obs, _ = self.rnn(obs)  # no initial state given: PyTorch's zero state
+            obs, _ = rnn_unroll(self.rnn, obs, initial_rnn_state(self.rnn, obs.shape[1], obs.device))
         return self.mlp(obs)
 
     def distribution(self, features: th.Tensor) -> Distribution:
@@ -187,53 +187,6 @@ class ReinforcePolicy(BasePolicy):
         return self.value_net(features).squeeze(-1)
 
     # --- acting --------------------------------------------------------------------------------------------------
-
-    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        # Memoryless use only (every call starts from the zero state); predict() below carries the state.
-        obs = observation  # type: ignore[assignment]
-        features, _ = self.step(obs, self.initial_state(obs.shape[0]), th.ones(obs.shape[0], device=self.device))  # type: ignore[union-attr]
-        return self.distribution(features).get_actions(deterministic=deterministic)
-
-    def predict(  # type: ignore[override]
-        self,
-        observation: np.ndarray | dict[str, np.ndarray],
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Actions for ``observation`` (one or a batch), carrying the recurrent state.
-
-        :param observation: one observation or a batch ``(n_envs, obs_dim)``
-        :param state: the state returned by the previous call, ``None`` for the zero state
-        :param episode_start: ``(n_envs,)``; true resets that env's state before this step (``None``: all false)
-        :param deterministic: the distribution's mode instead of a sample
-        :return: the actions (clipped to a ``Box``'s bounds) and the new state (``None`` for ``MlpPolicy``)
-        """
-        self.set_training_mode(False)
-        obs_t, vectorized = self.obs_to_tensor(observation)
-        obs_t = obs_t.reshape(-1, self.observation_space.shape[0])  # type: ignore[union-attr,index]
-        n_envs = obs_t.shape[0]
-        if episode_start is None:
-            episode_start = np.zeros(n_envs, dtype=bool)
-        starts = th.as_tensor(np.asarray(episode_start, dtype=np.float32).reshape(n_envs), device=self.device)
-        if state is None or self.rnn is None:
-            state_t = self.initial_state(n_envs)
-        else:
-            state_t = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.device) for s in state)
-            expected = (self.n_rnn_layers, n_envs, self.rnn_hidden_size)
-            if len(state_t) != len(self.initial_state(0)) or any(tuple(s.shape) != expected for s in state_t):
-                raise ValueError(
-                    f"state must be a tuple of {len(self.initial_state(0))} array(s) of shape {expected} "
-                    f"({self.rnn_type} state, env axis second), got shapes {[tuple(s.shape) for s in state_t]}"
-                )
-        with th.no_grad():
-            features, new_state = self.step(obs_t, state_t, starts)
-            actions = self.distribution(features).get_actions(deterministic=deterministic)
-        actions_np = self.to_env_action(actions)
-        if not vectorized:
-            actions_np = actions_np.squeeze(axis=0)
-        out_state = None if self.rnn is None else tuple(s.cpu().numpy() for s in new_state)
-        return actions_np, out_state
 
     def to_env_action(self, actions: th.Tensor) -> np.ndarray:
         """Actions as the env takes them: clipped to the bounds of a ``Box``, integers for ``Discrete``."""

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import obs_as_tensor, safe_mean, update_learning_rate
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.utils import update_learning_rate
 from stable_baselines3.common.vec_env import VecEnv
 
-from rrl_sb3.common.utils import is_int, require, resolve_policy_and_env
-from rrl_sb3.reinforce.policies import (
-    ReinforceGruPolicy,
-    ReinforceLstmPolicy,
-    ReinforcePolicy,
-    TorchState,
-    check_spaces,
+from rrl_sb3.common.recurrent_algorithm import RecurrentStateCarry
+from rrl_sb3.common.utils import (
+    BOOLEAN,
+    IN_UNIT_INTERVAL,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    POSITIVE,
+    at_least,
+    check_hyperparameters,
+    resolve_policy_and_env,
 )
-
-SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
+from rrl_sb3.reinforce.policies import ReinforceGruPolicy, ReinforceLstmPolicy, ReinforcePolicy, check_spaces
 
 
 class Episode(NamedTuple):
@@ -77,7 +78,7 @@ def monte_carlo_returns(
     return returns
 
 
-class REINFORCE(BaseAlgorithm):
+class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
     """REINFORCE: Monte-Carlo policy gradient over complete episodes, with GRU, LSTM or memoryless policies.
 
     The agent collects complete episodes from ``n_envs`` envs, carrying each env's recurrent state from step to step
@@ -86,6 +87,9 @@ class REINFORCE(BaseAlgorithm):
     log-probabilities are recomputed by unrolling the recurrent net over every stored episode from the zero state
     (episodes are padded to equal length and the padding is masked), ``A_t`` is the discounted return ``G_t`` minus the
     value head's estimate when ``baseline=True``, and every valid step of the batch weighs the same.
+
+    It runs on SB3's ``OnPolicyAlgorithm`` loop (``learn``, callbacks, logging); only the collection differs: whole
+    episodes (``n_episodes`` of them per update) instead of ``n_steps`` steps, and no rollout buffer.
 
     ``REINFORCE("CartPole-v1")`` is the shortest call: an env id (or env) as the only argument implies
     ``"MlpGruPolicy"``.
@@ -168,51 +172,39 @@ class REINFORCE(BaseAlgorithm):
             "REINFORCE", self.policy_aliases, ReinforcePolicy, "MlpGruPolicy", policy, env, verbose, check_spaces
         )
         super().__init__(
-            policy,
+            policy,  # type: ignore[arg-type]
             env,  # type: ignore[arg-type]
             learning_rate,
-            policy_kwargs=policy_kwargs,
+            n_steps=0,  # unused: REINFORCE collects whole episodes (n_episodes), not n_steps steps
+            gamma=gamma,
+            gae_lambda=1.0,  # Monte-Carlo returns
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            use_sde=False,
+            sde_sample_freq=-1,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
             verbose=verbose,
-            device=device,
-            support_multi_env=True,
             seed=seed,
+            device=device,
+            _init_setup_model=False,
             supported_action_spaces=(spaces.Box, spaces.Discrete),
         )
         self.n_episodes = n_episodes
-        self.gamma = gamma
         self.baseline = baseline
         self.normalize_returns = normalize_returns
-        self.ent_coef = ent_coef
-        self.vf_coef = vf_coef
-        self.max_grad_norm = max_grad_norm
         self._check_hyperparameters()
-        self._rnn_state: TorchState | None = None
         self._running: list[dict[str, list[Any]]] = []  # per env: the episode being collected
         self._complete: list[Episode] = []  # complete episodes not yet used for an update
         if _init_setup_model:
             self._setup_model()
 
     def _check_hyperparameters(self) -> None:
-        def check(name: str, ok: bool, what: str) -> None:
-            require(name, getattr(self, name), ok, what)
-
-        def is_number(value: Any) -> bool:
-            return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-        n = self.n_episodes
-        check("n_episodes", is_int(n) and n >= 1, "an integer >= 1")
-        check("gamma", is_number(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]")
-        for name in ("ent_coef", "vf_coef"):
-            value = getattr(self, name)
-            check(name, is_number(value) and np.isfinite(value) and value >= 0, "a finite number >= 0")
-        check("max_grad_norm", is_number(self.max_grad_norm) and self.max_grad_norm > 0, "a positive number")
-        for name in ("baseline", "normalize_returns"):
-            check(name, isinstance(getattr(self, name), bool), "True or False")
-        if not callable(self.learning_rate):
-            lr = self.learning_rate
-            check("learning_rate", is_number(lr) and np.isfinite(lr) and lr > 0, "a positive number or a schedule")
+        checks = dict(n_episodes=at_least(1), gamma=IN_UNIT_INTERVAL, ent_coef=NON_NEGATIVE, vf_coef=NON_NEGATIVE)
+        checks.update(max_grad_norm=POSITIVE, baseline=BOOLEAN, normalize_returns=BOOLEAN, learning_rate=LEARNING_RATE)
+        check_hyperparameters(self, checks)
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
@@ -221,79 +213,39 @@ class REINFORCE(BaseAlgorithm):
             self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
         )
         self.policy = self.policy.to(self.device)
+        self.rollout_buffer = None  # type: ignore[assignment]  # whole episodes are kept instead (_complete)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_rnn_state", "_running", "_complete"]
-
-    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
-        return ["policy", "policy.optimizer"], []
+        return [*super()._excluded_save_params(), "_running", "_complete"]
 
     # --- learning ------------------------------------------------------------------------------------------------
 
-    def _setup_learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
-        progress_bar: bool = False,
-    ) -> tuple[int, BaseCallback]:
-        fresh = reset_num_timesteps or self._last_obs is None  # the envs are about to be reset
-        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
-        assert self.env is not None
-        if fresh or self._rnn_state is None or len(self._running) != self.env.num_envs:
-            # Interrupted episodes cannot be completed after a reset: drop them, keep the complete ones.
-            self._rnn_state = self.policy.initial_state(self.env.num_envs)
-            self._running = [self._empty_episode() for _ in range(self.env.num_envs)]
-        return result
+    def _start_afresh(self) -> None:
+        super()._start_afresh()
+        # Interrupted episodes cannot be completed after a reset: drop them, keep the complete ones.
+        self._running = [self._empty_episode() for _ in range(self.n_envs)]
 
     @staticmethod
     def _empty_episode() -> dict[str, list[Any]]:
         return {"observations": [], "actions": [], "rewards": []}
 
-    def learn(
-        self: SelfREINFORCE,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "REINFORCE",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfREINFORCE:
-        """Train for ``total_timesteps`` env steps (SB3's ``learn``); ``log_interval`` is in updates."""
-        total_timesteps, callback = self._setup_learn(
-            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
-        )
-        callback.on_training_start(locals(), globals())
-        assert self.env is not None
-        iteration = 0
-        while self.num_timesteps < total_timesteps:
-            if not self.collect_episodes(self.env, callback, total_timesteps):
-                break
-            if len(self._complete) < self.n_episodes:
-                break  # the budget ran out before the batch was complete
-            iteration += 1
-            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
-            self.train()
-            if log_interval and iteration % log_interval == 0:
-                self.dump_logs()
-        callback.on_training_end()
-        return self
+    def collect_rollouts(
+        self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer | None = None, n_rollout_steps: int = 0
+    ) -> bool:
+        """Step the envs with the carried recurrent state until ``n_episodes`` episodes are complete.
 
-    def collect_episodes(self, env: VecEnv, callback: BaseCallback, total_timesteps: int) -> bool:
-        """Step the envs with the carried recurrent state until ``n_episodes`` episodes are complete (or the budget is
-        spent). Returns ``False`` if a callback asked to stop training."""
-        assert self._last_obs is not None and self._rnn_state is not None
+        The episodes are kept until :meth:`train` uses them (REINFORCE has no rollout buffer and no fixed number of
+        steps: ``rollout_buffer`` and ``n_rollout_steps`` are SB3's arguments, unused).
+
+        :return: ``False`` if a callback asked to stop training, or if the budget of ``learn`` ran out before the batch
+            was complete (the complete episodes stay for a following ``learn(..., reset_num_timesteps=False)``)
+        """
+        assert self._last_obs is not None
         self.policy.set_training_mode(False)
         callback.on_rollout_start()
-        while len(self._complete) < self.n_episodes and self.num_timesteps < total_timesteps:
-            with th.no_grad():
-                obs = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
-                features, self._rnn_state = self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
-                actions = self.policy.distribution(features).get_actions(deterministic=False)
-            env_actions = self.policy.to_env_action(actions)
-            new_obs, rewards, dones, infos = env.step(env_actions)
+        while len(self._complete) < self.n_episodes and self.num_timesteps < self._total_timesteps:
+            actions, self._rnn_state = self._policy_step()
+            new_obs, rewards, dones, infos = env.step(self.policy.to_env_action(actions))
             self.num_timesteps += env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
@@ -322,7 +274,7 @@ class REINFORCE(BaseAlgorithm):
             self._last_episode_starts = dones
             self._episode_num += int(np.sum(dones))
         callback.on_rollout_end()
-        return True
+        return len(self._complete) >= self.n_episodes
 
     def _batch(self, episodes: list[Episode]) -> dict[str, th.Tensor]:
         """Pad episodes to the longest one, time-major: ``observations (T + 1, B, obs_dim)``, ``rewards (T, B)``..."""
@@ -416,16 +368,3 @@ class REINFORCE(BaseAlgorithm):
         self.logger.record("train/mean_return", float((returns * mask).sum() / n_valid))
         if isinstance(self.action_space, spaces.Box):
             self.logger.record("train/std", th.exp(policy.log_std).mean().item())
-
-    def dump_logs(self) -> None:
-        """Write the SB3 logger's records (time, rollout and train keys)."""
-        assert self.ep_info_buffer is not None
-        elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
-        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        if len(self.ep_info_buffer) > 0:
-            self.logger.record("rollout/ep_rew_mean", safe_mean([info["r"] for info in self.ep_info_buffer]))
-            self.logger.record("rollout/ep_len_mean", safe_mean([info["l"] for info in self.ep_info_buffer]))
-        self.logger.record("time/fps", int((self.num_timesteps - self._num_timesteps_at_start) / elapsed))
-        self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
-        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
-        self.logger.dump(step=self.num_timesteps)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import copy
-from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch as th
@@ -16,10 +15,21 @@ from torch.nn import functional as F
 
 from rrl_sb3.common.math import symlog
 from rrl_sb3.common.policies import RecurrentStatePolicy
+from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
 
 RnnType = Literal["gru", "lstm"]
-#: A recurrent layer's state: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, each ``(n_layers, batch, hidden_size)``.
-RnnState = tuple[th.Tensor, ...]
+
+
+class ActorState(NamedTuple):
+    """What the actor carries from one env step to the next: its recurrent layer's state and the action it took.
+
+    :param rnn: ``(h,)`` (GRU) or ``(h, c)`` (LSTM), each ``(n_rnn_layers, n_envs, rnn_hidden_size)``
+    :param prev_action: ``a_{t-1}`` in ``[-1, 1]``, ``(1, n_envs, action_dim)``
+    """
+
+    rnn: RnnState
+    prev_action: th.Tensor
+
 
 # Bounds of the actor's log standard deviation (as SB3's SAC): exp(-20) is a deterministic action, exp(2) ~ uniform.
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
@@ -40,31 +50,6 @@ def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) ->
         )
     if not np.all(np.isfinite(action_space.low)) or not np.all(np.isfinite(action_space.high)):
         raise ValueError(f"RecurrentSAC needs finite bounds on the Box action space, got {action_space!r}")
-
-
-def rnn_unroll(rnn: nn.GRU | nn.LSTM, inputs: th.Tensor, state: RnnState, is_first: th.Tensor) -> tuple[th.Tensor, RnnState]:
-    """Run a GRU or LSTM over time-major sequences, resetting a sequence's state where its episode starts.
-
-    Before step ``t`` the state of sequence ``b`` is multiplied by ``1 - is_first[t, b]``. The sequence is cut only at
-    the steps where some sequence resets, and each piece goes through the recurrent layer in one call, which equals
-    a step-by-step loop.
-
-    :param rnn: a sequence-first ``nn.GRU`` or ``nn.LSTM``
-    :param inputs: ``(seq_len, batch, input_size)``
-    :param state: the state before the first step (see :data:`RnnState`)
-    :param is_first: ``(seq_len, batch)``, 1 where a step is the first of an episode
-    :return: the last layer's outputs ``(seq_len, batch, hidden_size)`` and the state after the last step
-    """
-    seq_len = inputs.shape[0]
-    keep = 1.0 - is_first.to(inputs.dtype).reshape(seq_len, -1)
-    cuts = (th.nonzero((keep[1:] < 1.0).any(dim=1)).flatten() + 1).tolist()
-    outputs = []
-    for begin, end in pairwise([0, *cuts, seq_len]):
-        state = tuple(s * keep[begin].view(1, -1, 1) for s in state)
-        output, new = rnn(inputs[begin:end], state[0] if isinstance(rnn, nn.GRU) else state)
-        state = (new,) if isinstance(rnn, nn.GRU) else tuple(new)
-        outputs.append(output)
-    return (th.cat(outputs) if len(outputs) > 1 else outputs[0]), state
 
 
 def mlp(in_dim: int, sizes: list[int], out_dim: int, activation_fn: type[nn.Module]) -> nn.Sequential:
@@ -106,11 +91,9 @@ class RecurrentEncoder(nn.Module):
         self.use_reward = use_reward
         self.embed = nn.Sequential(nn.Linear(obs_dim + action_dim + int(use_reward), embed_dim), activation_fn())
         self.rnn: nn.GRU | nn.LSTM = (nn.GRU if rnn_type == "gru" else nn.LSTM)(embed_dim, hidden_size, n_layers)
-        self.n_states = 1 if rnn_type == "gru" else 2
 
     def initial_state(self, batch: int, device: th.device) -> RnnState:
-        zeros = th.zeros(self.rnn.num_layers, batch, self.rnn.hidden_size, device=device)
-        return tuple(zeros.clone() for _ in range(self.n_states))
+        return initial_rnn_state(self.rnn, batch, device)
 
     def forward(
         self,
@@ -240,6 +223,8 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
     :param optimizer_kwargs: extra keyword arguments of the optimizer
     """
 
+    state_layout = "env axis second"
+
     def __init__(
         self,
         observation_space: spaces.Space,
@@ -327,28 +312,38 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
 
     # --- acting ----------------------------------------------------------------------------------------------------
 
-    def initial_state(self, n_envs: int) -> RnnState:
-        """The actor's state before an episode: the recurrent state(s) and a zero previous action (see the class doc)."""
+    def initial_state(self, n_envs: int) -> ActorState:
+        """The actor's state before an episode: zero recurrent state and zero previous action (see the class doc)."""
         rnn_state = self.actor.encoder.initial_state(n_envs, self.device)
-        return (*rnn_state, th.zeros(1, n_envs, self.action_dim, device=self.device))
+        return ActorState(rnn_state, th.zeros(1, n_envs, self.action_dim, device=self.device))
 
     def step(
-        self, obs: th.Tensor, state: RnnState, episode_start: th.Tensor, deterministic: bool = False
-    ) -> tuple[th.Tensor, RnnState]:
+        self, obs: th.Tensor, state: ActorState, episode_start: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, ActorState]:
         """One step of every env: reset the state where ``episode_start``, read ``(o_t, a_{t-1})``, choose ``a_t``.
 
         :param obs: ``(n_envs, obs_dim)``
         :param state: the carried state (see :meth:`initial_state`)
         :param episode_start: ``(n_envs,)``
         :param deterministic: act with ``tanh(mean)`` instead of sampling
-        :return: the action in ``[-1, 1]`` ``(n_envs, action_dim)`` and the new state (whose last part is that action)
+        :return: the action in ``[-1, 1]`` ``(n_envs, action_dim)`` and the new state, which remembers that action
         """
-        *rnn_state, prev_action = state
         starts = episode_start.float().view(1, -1)
-        h, new_rnn = self.actor.encoder(obs.float().unsqueeze(0), prev_action, None, starts, tuple(rnn_state))
+        h, new_rnn = self.actor.encoder(obs.float().unsqueeze(0), state.prev_action, None, starts, state.rnn)
         dist = self.actor.distribution(h[0], obs)
         action = dist.mode() if deterministic else dist.rsample()[0]
-        return action, (*new_rnn, action.unsqueeze(0))
+        return action, ActorState(new_rnn, action.unsqueeze(0))
+
+    def remember_action(self, state: ActorState, action: th.Tensor) -> ActorState:  # type: ignore[override]
+        """``state`` with ``action`` (``(n_envs, action_dim)`` in ``[-1, 1]``) as the action taken."""
+        return state._replace(prev_action=action.unsqueeze(0))
+
+    def state_arrays(self, state: ActorState) -> tuple[np.ndarray, ...]:  # type: ignore[override]
+        """``(h, prev_action)`` or ``(h, c, prev_action)`` as numpy arrays, env axis second."""
+        return tuple(s.cpu().numpy() for s in (*state.rnn, state.prev_action))
+
+    def state_from_arrays(self, arrays: tuple[th.Tensor, ...]) -> ActorState:
+        return ActorState(tuple(arrays[:-1]), arrays[-1])
 
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
         """Model action in ``[-1, 1]`` -> the env's action range."""

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import ActionNoise
-from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import obs_as_tensor, polyak_update
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.utils import polyak_update
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer, SequenceReplayBufferSamples
-from rrl_sb3.common.utils import is_int, require, resolve_policy_and_env
-from rrl_sb3.sac.policies import RecurrentSACPolicy, RnnState, check_spaces
-
-SelfRecurrentSAC = TypeVar("SelfRecurrentSAC", bound="RecurrentSAC")
+from rrl_sb3.common.recurrent_algorithm import RecurrentOffPolicyAlgorithm
+from rrl_sb3.common.utils import (
+    IN_UNIT_INTERVAL,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    POSITIVE,
+    at_least,
+    check_hyperparameters,
+    is_int,
+    is_number,
+    require,
+    resolve_policy_and_env,
+)
+from rrl_sb3.sac.policies import RecurrentSACPolicy, check_spaces
 
 
 class SequenceMasks(NamedTuple):
@@ -50,6 +57,33 @@ def sequence_masks(is_first: th.Tensor, terminated: th.Tensor, truncated: th.Ten
     return SequenceMasks(actor=warm & ~final, critic=warm[:-1] & ~first[1:])
 
 
+class SACLosses(NamedTuple):
+    """The losses of one batch of chunks, and what the actor loss reuses from computing them.
+
+    :param critic: critic loss (gradients into the critics)
+    :param ent_coef_loss: loss of ``log_ent_coef`` (``None`` for a fixed coefficient)
+    :param ent_coef: the entropy coefficient used
+    :param log_prob: ``log pi(a|h)`` of the fresh actions, ``(L, B)`` (gradients into the actor)
+    :param actions_pi: fresh reparameterised actions ``a ~ pi``, ``(L, B, action_dim)``
+    :param h_critic: the critics' encoding of the chunks, detached
+    :param obs: time-major observations
+    :param actor_mask: rows the actor loss averages over (see :func:`sequence_masks`)
+    :param n_actor: how many rows that is (at least 1)
+    :param q_mean: the first critic's mean Q over the valid transitions (for the logs)
+    """
+
+    critic: th.Tensor
+    ent_coef_loss: th.Tensor | None
+    ent_coef: th.Tensor
+    log_prob: th.Tensor
+    actions_pi: th.Tensor
+    h_critic: th.Tensor
+    obs: th.Tensor
+    actor_mask: th.Tensor
+    n_actor: th.Tensor
+    q_mean: th.Tensor
+
+
 def soft_td_targets(
     rewards: th.Tensor,
     terminated: th.Tensor,
@@ -75,7 +109,7 @@ def soft_td_targets(
     return rewards + gamma * th.where(terminated.bool(), th.zeros_like(soft_value), soft_value)
 
 
-class RecurrentSAC(OffPolicyAlgorithm):
+class RecurrentSAC(RecurrentOffPolicyAlgorithm):
     """Soft actor-critic with recurrent (GRU or LSTM) actor and critics, for partially observable tasks.
 
     The actor reads the history ``(o_t, a_{t-1})`` and the critics the history ``(o_t, a_{t-1}, r_{t-1})`` through
@@ -193,62 +227,57 @@ class RecurrentSAC(OffPolicyAlgorithm):
         self.max_grad_norm = max_grad_norm
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Optimizer | None = None
-        self._rnn_state: RnnState | None = None
         self._check_hyperparameters()
         if _init_setup_model:
             self._setup_model()
 
     def _check_hyperparameters(self) -> None:
-        def check(name: str, ok: bool, what: str) -> None:
-            require(name, getattr(self, name), ok, what)
-
-        def is_number(value: Any) -> bool:
-            return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-        for name in ("buffer_size", "batch_size", "target_update_interval"):
-            check(name, is_int(getattr(self, name)) and getattr(self, name) >= 1, "an integer >= 1")
-        check("sequence_length", is_int(self.sequence_length) and self.sequence_length >= 2, "an integer >= 2")
-        for name in ("learning_starts", "burn_in"):
-            check(name, is_int(getattr(self, name)) and getattr(self, name) >= 0, "an integer >= 0")
-        if is_int(self.burn_in) and is_int(self.sequence_length) and self.burn_in >= self.sequence_length - 1:
+        checks = dict.fromkeys(("buffer_size", "batch_size", "target_update_interval"), at_least(1))
+        checks.update(
+            sequence_length=at_least(2),
+            learning_starts=at_least(0),
+            burn_in=at_least(0),
+            gamma=IN_UNIT_INTERVAL,
+            tau=IN_UNIT_INTERVAL,
+            gradient_steps=at_least(-1),
+            learning_rate=LEARNING_RATE,
+        )
+        check_hyperparameters(self, checks)
+        if self.burn_in >= self.sequence_length - 1:
             raise ValueError(
                 f"burn_in must be smaller than sequence_length - 1 = {self.sequence_length - 1} (some transitions must "
                 f"remain for the losses), got burn_in={self.burn_in!r}"
             )
-        check("gamma", is_number(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]")
-        check("tau", is_number(self.tau) and 0.0 < self.tau <= 1.0, "in (0, 1]")
-        check("gradient_steps", is_int(self.gradient_steps) and self.gradient_steps >= -1, "an integer >= -1")
         freq = self.train_freq[0] if isinstance(self.train_freq, tuple) else self.train_freq
-        check("train_freq", is_int(freq) and freq >= 1, "an integer >= 1 or a tuple (n >= 1, 'step' | 'episode')")
+        require(
+            "train_freq",
+            self.train_freq,
+            is_int(freq) and freq >= 1,
+            "an integer >= 1 or a tuple (n >= 1, 'step' | 'episode')",
+        )
         if isinstance(self.ent_coef, str):
             init = self.ent_coef[len("auto_") :] if self.ent_coef.startswith("auto_") else "1.0"
             try:
                 ok = self.ent_coef == "auto" or (self.ent_coef.startswith("auto_") and float(init) > 0)
             except ValueError:
                 ok = False
-            check("ent_coef", ok, "a number >= 0, 'auto' or 'auto_<initial value > 0>'")
+            require("ent_coef", self.ent_coef, ok, "a number >= 0, 'auto' or 'auto_<initial value > 0>'")
         else:
-            check("ent_coef", is_number(self.ent_coef) and np.isfinite(self.ent_coef) and self.ent_coef >= 0, "a number >= 0")
-        check(
+            require("ent_coef", self.ent_coef, NON_NEGATIVE.ok(self.ent_coef), "a number >= 0")
+        target = self.target_entropy
+        require(
             "target_entropy",
-            self.target_entropy == "auto" or (is_number(self.target_entropy) and np.isfinite(self.target_entropy)),
+            target,
+            target == "auto" or (is_number(target) and np.isfinite(target)),
             "'auto' or a finite number",
         )
-        check(
+        require(
             "max_grad_norm",
-            self.max_grad_norm is None or (is_number(self.max_grad_norm) and self.max_grad_norm > 0),
+            self.max_grad_norm,
+            self.max_grad_norm is None or POSITIVE.ok(self.max_grad_norm),
             "None or a positive number",
         )
-        if not callable(self.learning_rate):
-            lr = self.learning_rate
-            check("learning_rate", is_number(lr) and np.isfinite(lr) and lr > 0, "a positive number or a schedule")
-        if self.env is not None:
-            per_env = self.buffer_size // self.env.num_envs
-            if per_env < max(self.sequence_length, 2):
-                raise ValueError(
-                    f"buffer_size={self.buffer_size} keeps {per_env} rows per env, fewer than "
-                    f"sequence_length={self.sequence_length}"
-                )
+        self._check_buffer_holds_a_sequence(self.sequence_length)
 
     def _setup_model(self) -> None:
         super()._setup_model()
@@ -269,7 +298,7 @@ class RecurrentSAC(OffPolicyAlgorithm):
         self.critic_target = self.policy.critic_target
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "actor", "critic", "critic_target", "_rnn_state"]
+        return [*super()._excluded_save_params(), "actor", "critic", "critic_target"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts = ["policy", "actor.optimizer", "critic.optimizer"]
@@ -278,48 +307,7 @@ class RecurrentSAC(OffPolicyAlgorithm):
             return state_dicts, ["log_ent_coef"]
         return state_dicts, ["ent_coef_tensor"]
 
-    def load_replay_buffer(self, path: Any, truncate_last_traj: bool = True) -> None:
-        """Load a replay buffer saved by ``save_replay_buffer``; it must be a :class:`SequenceReplayBuffer` built for
-        this model's number of envs and observation space.
-
-        :param path: path of the pickle file
-        :param truncate_last_traj: end the episode in progress in every stream as truncated, as a new ``learn`` call
-            (which resets the envs) would
-        """
-        previous = self.replay_buffer
-        super().load_replay_buffer(path, truncate_last_traj=False)
-        buffer = self.replay_buffer
-        if not isinstance(buffer, SequenceReplayBuffer):
-            self.replay_buffer = previous  # a failed load leaves the model as it was
-            raise TypeError(f"{path} does not hold a SequenceReplayBuffer, got {type(buffer).__name__}")
-        if buffer.n_envs != self.n_envs or buffer.observation_space != self.observation_space:
-            self.replay_buffer = previous
-            raise ValueError(
-                f"the replay buffer in {path} was built for {buffer.n_envs} envs and {buffer.observation_space}, "
-                f"this model has {self.n_envs} envs and {self.observation_space}"
-            )
-        if truncate_last_traj:
-            buffer.truncate_last_episodes()
-
     # --- collecting ----------------------------------------------------------------------------------------------
-
-    def _setup_learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
-        progress_bar: bool = False,
-    ) -> tuple[int, BaseCallback]:
-        fresh = reset_num_timesteps or self._last_obs is None  # the envs are about to be reset
-        if fresh and self.replay_buffer is not None:
-            # The buffer must not glue the new episodes onto the interrupted ones.
-            self.replay_buffer.truncate_last_episodes()
-        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
-        assert self.env is not None
-        if fresh or self._rnn_state is None or self._rnn_state[0].shape[1] != self.env.num_envs:
-            self._rnn_state = self.policy.initial_state(self.env.num_envs)
-        return result
 
     def _sample_action(
         self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
@@ -329,11 +317,7 @@ class RecurrentSAC(OffPolicyAlgorithm):
 
         :return: the actions for the env and the same actions in ``[-1, 1]`` for the buffer
         """
-        assert self._last_obs is not None and self._rnn_state is not None
-        with th.no_grad():
-            obs = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-            starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
-            action, state = self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+        action, state = self._policy_step()
         if self.num_timesteps < learning_starts:
             scaled = self.policy.scale_action(np.array([self.action_space.sample() for _ in range(n_envs)]))
         else:
@@ -341,39 +325,8 @@ class RecurrentSAC(OffPolicyAlgorithm):
         if action_noise is not None:
             scaled = scaled + action_noise()
         scaled = np.clip(scaled, -1.0, 1.0).astype(np.float32)
-        self._rnn_state = (*state[:-1], th.as_tensor(scaled, device=self.device).unsqueeze(0))
+        self._rnn_state = self.policy.remember_action(state, th.as_tensor(scaled, device=self.device))
         return self.policy.unscale_action(scaled), scaled
-
-    def _store_transition(
-        self,
-        replay_buffer: ReplayBuffer,
-        buffer_action: np.ndarray,
-        new_obs: np.ndarray | dict[str, np.ndarray],
-        reward: np.ndarray,
-        dones: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
-        self._last_episode_starts = dones  # the next step of a done env starts a new episode: reset its state
-
-    def learn(
-        self: SelfRecurrentSAC,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 4,
-        tb_log_name: str = "RecurrentSAC",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfRecurrentSAC:
-        """Train for ``total_timesteps`` env steps (SB3's ``learn``); ``log_interval`` is in episodes."""
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
-        )
 
     # --- training ------------------------------------------------------------------------------------------------
 
@@ -382,13 +335,10 @@ class RecurrentSAC(OffPolicyAlgorithm):
             return th.exp(self.log_ent_coef.detach())
         return self.ent_coef_tensor
 
-    def compute_losses(self, data: SequenceReplayBufferSamples) -> dict[str, th.Tensor]:
+    def compute_losses(self, data: SequenceReplayBufferSamples) -> SACLosses:
         """The critic loss, the entropy-coefficient loss and what the actor loss needs, on one batch of chunks.
 
         :param data: batch-major chunks ``(B, L, ...)`` from the replay buffer
-        :return: ``critic_loss`` (with gradients into the critics), ``ent_coef_loss`` (into ``log_ent_coef``, or
-            ``None``), ``log_prob``, ``actions_pi`` (with gradients into the actor), the critics' encoding ``h_critic``
-            (detached), and the time-major observations and masks the actor loss needs
         """
         # Time-major (L, B, ...) for the recurrent layers.
         obs = data.observations.transpose(0, 1).float()
@@ -418,24 +368,16 @@ class RecurrentSAC(OffPolicyAlgorithm):
         q_values = self.critic.q_values(h_critic[:-1], obs[:-1], prev_actions[1:])
         squared = th.where(masks.critic, (q_values - targets) ** 2, 0.0)
         critic_loss = 0.5 * squared.sum() / n_critic  # summed over the critics, averaged over valid transitions
-        return {
-            "critic_loss": critic_loss,
-            "ent_coef_loss": ent_coef_loss,  # type: ignore[dict-item]
-            "ent_coef": ent_coef,
-            "log_prob": log_prob,
-            "actions_pi": actions_pi,
-            "h_critic": h_critic.detach(),
-            "obs": obs,
-            "actor_mask": masks.actor,
-            "n_actor": n_actor,
-            "q_mean": (th.where(masks.critic, q_values[0], 0.0).sum() / n_critic).detach(),
-        }
+        q_mean = (th.where(masks.critic, q_values[0], 0.0).sum() / n_critic).detach()
+        return SACLosses(
+            critic_loss, ent_coef_loss, ent_coef, log_prob, actions_pi, h_critic.detach(), obs, masks.actor, n_actor, q_mean
+        )
 
-    def actor_loss(self, losses: dict[str, th.Tensor]) -> th.Tensor:
+    def actor_loss(self, losses: SACLosses) -> th.Tensor:
         """``mean(ent_coef * log pi(a|h) - min_i Q_i(h, a))`` over the actor mask, ``a ~ pi`` reparameterised."""
-        q_pi = self.critic.q_values(losses["h_critic"], losses["obs"], losses["actions_pi"]).min(dim=0).values
-        per_row = losses["ent_coef"] * losses["log_prob"] - q_pi
-        return th.where(losses["actor_mask"], per_row, 0.0).sum() / losses["n_actor"]
+        q_pi = self.critic.q_values(losses.h_critic, losses.obs, losses.actions_pi).min(dim=0).values
+        per_row = losses.ent_coef * losses.log_prob - q_pi
+        return th.where(losses.actor_mask, per_row, 0.0).sum() / losses.n_actor
 
     def _step(self, module: th.nn.Module, optimizer: th.optim.Optimizer, loss: th.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -447,8 +389,8 @@ class RecurrentSAC(OffPolicyAlgorithm):
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         """Run ``gradient_steps`` updates of the critics, the actor, the entropy coefficient and the targets."""
         assert self.replay_buffer is not None
-        if not (self.replay_buffer.n_stored >= self.sequence_length).any():
-            return  # no stream holds a full sequence yet
+        if not self._can_sample(self.sequence_length):
+            return
         self.policy.set_training_mode(True)
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
@@ -459,24 +401,24 @@ class RecurrentSAC(OffPolicyAlgorithm):
         for gradient_step in range(gradient_steps):
             data = self.replay_buffer.sample(batch_size, self.sequence_length, env=self._vec_normalize_env)
             losses = self.compute_losses(data)
-            if losses["ent_coef_loss"] is not None:
+            if losses.ent_coef_loss is not None:
                 assert self.ent_coef_optimizer is not None
                 self.ent_coef_optimizer.zero_grad(set_to_none=True)
-                losses["ent_coef_loss"].backward()
+                losses.ent_coef_loss.backward()
                 self.ent_coef_optimizer.step()
-                metrics.setdefault("ent_coef_loss", []).append(losses["ent_coef_loss"].item())
-            self._step(self.critic, self.critic.optimizer, losses["critic_loss"])
+                metrics.setdefault("ent_coef_loss", []).append(losses.ent_coef_loss.item())
+            self._step(self.critic, self.critic.optimizer, losses.critic)
             actor_loss = self.actor_loss(losses)
             self._step(self.actor, self.actor.optimizer, actor_loss)
             if gradient_step % self.target_update_interval == 0:
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
-            log_prob = th.where(losses["actor_mask"], losses["log_prob"].detach(), 0.0).sum() / losses["n_actor"]
+            log_prob = th.where(losses.actor_mask, losses.log_prob.detach(), 0.0).sum() / losses.n_actor
             for key, value in (
                 ("actor_loss", actor_loss.item()),
-                ("critic_loss", losses["critic_loss"].item()),
-                ("ent_coef", losses["ent_coef"].item()),
+                ("critic_loss", losses.critic.item()),
+                ("ent_coef", losses.ent_coef.item()),
                 ("entropy", -log_prob.item()),
-                ("q_mean", losses["q_mean"].item()),
+                ("q_mean", losses.q_mean.item()),
             ):
                 metrics.setdefault(key, []).append(value)
         self._n_updates += gradient_steps

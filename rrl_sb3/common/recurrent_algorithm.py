@@ -1,0 +1,142 @@
+"""What SB3's algorithm base classes need to carry a recurrent state while they collect, written once.
+
+:class:`RecurrentStateCarry` gives an SB3 algorithm whose policy is a
+:class:`~rrl_sb3.common.policies.RecurrentStatePolicy` the state of every env from one step to the next (REINFORCE uses
+it on SB3's ``OnPolicyAlgorithm``); :class:`RecurrentOffPolicyAlgorithm` is SB3's ``OffPolicyAlgorithm`` with that state
+and a :class:`~rrl_sb3.common.buffers.SequenceReplayBuffer` (Dreamer and RecurrentSAC build on it and only add their
+``_sample_action`` and ``train``).
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.type_aliases import MaybeCallback
+from stable_baselines3.common.utils import obs_as_tensor
+
+from rrl_sb3.common.buffers import SequenceReplayBuffer
+from rrl_sb3.common.policies import RecurrentStatePolicy
+
+
+class RecurrentStateCarry:
+    """Mixin for an SB3 algorithm (before the SB3 base class in the bases) whose policy carries a recurrent state.
+
+    While collecting, ``_rnn_state`` holds the state of every env; :meth:`_policy_step` steps the policy with it and
+    resets the state of the envs whose episode starts (``_last_episode_starts``, which the algorithm sets to the
+    ``dones`` of each step). ``learn`` starts every env afresh whenever the envs are reset (:meth:`_start_afresh`). The
+    state is not saved: a loaded model's envs start new episodes. Tensorboard runs are named after the algorithm
+    (``Dreamer_1``, ...) unless ``learn`` is given a ``tb_log_name``.
+    """
+
+    policy: RecurrentStatePolicy
+    _rnn_state: tuple[th.Tensor, ...] | None = None
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_rnn_state"]  # type: ignore[misc]
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        if tb_log_name in ("run", "OnPolicyAlgorithm"):  # SB3's generic defaults
+            tb_log_name = type(self).__name__
+        # SB3 resets the envs on a fresh start (or when they were never reset): the episodes in progress are over.
+        if reset_num_timesteps or self._last_obs is None or self._rnn_state is None:  # type: ignore[attr-defined]
+            self._start_afresh()
+        return super()._setup_learn(  # type: ignore[misc]
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+
+    def _start_afresh(self) -> None:
+        """Forget the episodes in progress: every env starts from the policy's initial state."""
+        env = self.env  # type: ignore[attr-defined]
+        assert env is not None
+        self._rnn_state = self.policy.initial_state(env.num_envs)
+
+    def _policy_step(self) -> tuple[th.Tensor, tuple[th.Tensor, ...]]:
+        """The policy's (sampled) model action for the last observations, and the state after it."""
+        assert self._rnn_state is not None
+        device = self.device  # type: ignore[attr-defined]
+        with th.no_grad():
+            obs = obs_as_tensor(self._last_obs, device)  # type: ignore[attr-defined]
+            starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=device)  # type: ignore[attr-defined]
+            return self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+
+
+class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):
+    """SB3's ``OffPolicyAlgorithm`` for recurrent agents that learn from replayed sequences.
+
+    SB3's loop does the collection (``collect_rollouts``), the VecNormalize bookkeeping, the callbacks, the logging and
+    the replay-buffer persistence; this class adds the carried state (:class:`RecurrentStateCarry`, reset where an
+    episode starts), a :class:`~rrl_sb3.common.buffers.SequenceReplayBuffer` whose episodes in progress end as
+    truncated when the envs are reset, and the checks that a loaded buffer fits the model. Subclasses define
+    ``_sample_action`` (from :meth:`_policy_step`, giving the state the action actually taken with
+    ``policy.remember_action``) and ``train``.
+    """
+
+    replay_buffer: SequenceReplayBuffer | None  # type: ignore[assignment]
+
+    def _start_afresh(self) -> None:
+        super()._start_afresh()
+        if self.replay_buffer is not None:
+            # The envs are reset: the buffer must not glue the new episodes onto the interrupted ones.
+            self.replay_buffer.truncate_last_episodes()
+
+    def _store_transition(
+        self,
+        replay_buffer: ReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | dict[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
+        self._last_episode_starts = dones  # the next step of a done env starts a new episode: reset its state
+
+    def _check_buffer_holds_a_sequence(self, sequence_length: int) -> None:
+        """Raise ``ValueError`` if ``buffer_size``, shared among the envs, leaves fewer rows per env than a sequence."""
+        if self.env is not None and self.buffer_size // self.env.num_envs < sequence_length:
+            raise ValueError(
+                f"buffer_size={self.buffer_size} keeps {self.buffer_size // self.env.num_envs} rows per env, fewer "
+                f"than sequence_length={sequence_length}"
+            )
+
+    def _can_sample(self, sequence_length: int) -> bool:
+        """Whether some env's stream holds a whole sequence to replay."""
+        assert self.replay_buffer is not None
+        return bool((self.replay_buffer.n_stored >= sequence_length).any())
+
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
+        """Load a replay buffer saved by ``save_replay_buffer``; it must be a :class:`SequenceReplayBuffer` built for
+        this model's number of envs and observation space (a failed load leaves the model's buffer as it was).
+
+        :param path: path of the pickle file
+        :param truncate_last_traj: end the episode in progress in every stream as truncated, as a new ``learn`` call
+            (which resets the envs) would
+        """
+        previous = self.replay_buffer
+        super().load_replay_buffer(path, truncate_last_traj=False)
+        buffer = self.replay_buffer
+        if not isinstance(buffer, SequenceReplayBuffer):
+            self.replay_buffer = previous
+            raise TypeError(f"{path} does not hold a SequenceReplayBuffer, got {type(buffer).__name__}")
+        if buffer.n_envs != self.n_envs or buffer.observation_space != self.observation_space:
+            self.replay_buffer = previous
+            raise ValueError(
+                f"the replay buffer in {path} was built for {buffer.n_envs} envs and {buffer.observation_space}, "
+                f"this model has {self.n_envs} envs and {self.observation_space}"
+            )
+        if truncate_last_traj:
+            buffer.truncate_last_episodes()
