@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rrl_sb3.benchmark.hyperparams import load_hyperparams, load_yaml, parse_number, parse_python_literal
+from rrl_sb3.benchmark.hyperparams import load_hyperparams, load_yaml, parse_number, parse_python_literal, prepare
 
 HYPERPARAMS = Path(__file__).resolve().parents[1] / "benchmarks" / "hyperparams"
 
@@ -101,3 +101,19 @@ def test_the_check_catches_a_changed_key(tmp_path: Path) -> None:
     drifted = flatten(load_hyperparams(tmp_path, "recurrent_ppo_lstm", "rrl_sb3/PendulumNoVel-v1"))
     assert drifted != flatten(zoo_entry)
     assert drifted["policy_kwargs.lstm_hidden_size"] == 256
+
+
+def test_the_demo_uses_the_shipped_tuned_settings() -> None:
+    """``make demo`` (examples/recurrent_ppo_cartpole_novel.py) spells the settings out for readers: they must be ours."""
+    path = HYPERPARAMS.parents[1] / "examples" / "recurrent_ppo_cartpole_novel.py"
+    spec = importlib.util.spec_from_file_location("demo", path)
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    gru = prepare(load_hyperparams(HYPERPARAMS, "recurrent_ppo_gru", demo.ENV_ID), "gru")
+    ppo = prepare(load_hyperparams(HYPERPARAMS, "ppo", "CartPole-v1"), "ppo")
+    settings = {key: repr(value) for key, value in demo.PPO_SETTINGS.items()}  # schedules compare by their repr
+    assert settings == {key: repr(value) for key, value in gru.kwargs.items()}
+    assert settings == {key: repr(value) for key, value in ppo.kwargs.items()}
+    assert gru.policy_kwargs == demo.GRU_POLICY_KWARGS and gru.normalize == {} and ppo.normalize is None
+    assert demo.N_ENVS == gru.n_envs == ppo.n_envs

@@ -642,9 +642,9 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
 
 def test_tiny_suite_with_a_cpu_budget_stops_early(tmp_path: Path) -> None:
     lines: list[str] = []
-    suite = tiny_suite(algos=["ppo"], seeds=[0], n_timesteps=10_000_000, eval_freq=2048, cpu_seconds=1.0)
+    suite = tiny_suite(algos=["ppo"], seeds=[0, 1], n_timesteps=10_000_000, eval_freq=2048, cpu_seconds=1.0)
     outcome = run_suite(suite, tmp_path, workers=1, threads_per_run=1, verbose=False, log=lines.append)
-    assert outcome.ok and [r.stopped_on for r in outcome.finished] == ["cpu_seconds"]
+    assert outcome.ok and [r.stopped_on for r in outcome.finished] == ["cpu_seconds", "cpu_seconds"]
     assert any("stopped on its CPU budget of 1 s" in line for line in lines)
     run_dir = tmp_path / "ppo" / "rrl_sb3-CartPoleNoVel-v1"
     records = [json.loads(line) for line in (run_dir / "seed_0.jsonl").open()]
@@ -656,11 +656,13 @@ def test_tiny_suite_with_a_cpu_budget_stops_early(tmp_path: Path) -> None:
     assert marker["stopped_on"] == "cpu_seconds" and marker["config"]["cpu_seconds"] == 1.0
     assert marker["env_steps"] == final["env_steps"]
     text = write_report(tmp_path, n_resamples=100, log=None).read_text()
-    assert f"return at {final['cpu_seconds']:.1f} CPU s" in text
+    # runs stopped on the same CPU budget meet at it (each ends a fraction of a step past it): both evaluated there
+    assert "return at 1.0 CPU s" in text and "no evaluation by then" not in text
+    assert "| ppo | 2 | " in text.split("return at 1.0 CPU s")[1]
     # the same suite without its CPU budget is another config
     lines.clear()
     again = run_suite(suite.replace(cpu_seconds=None), tmp_path, verbose=False, log=lines.append)
-    assert len(again.already_finished) == 1 and not again.finished
+    assert len(again.already_finished) == 2 and not again.finished
     assert any("finished earlier with other settings (cpu_seconds)" in line for line in lines)
 
 

@@ -116,9 +116,19 @@ class RunData:
 
     @property
     def cpu_seconds(self) -> list[float] | None:
-        """The training CPU time of each evaluation; ``None`` unless every record carries it."""
+        """The training CPU time of each evaluation; ``None`` unless every record carries it.
+
+        A run stopped on its CPU budget checks the budget once per step, so it ends a fraction of a step past it; its
+        final evaluation counts as at the budget, so that runs with the same budget meet at it.
+        """
         values = [r.get("cpu_seconds") for r in self.records]
-        return None if not values or any(v is None for v in values) else [float(v) for v in values]
+        if not values or any(v is None for v in values):
+            return None
+        seconds = [float(v) for v in values]
+        budget = (self.marker or {}).get("config", {}).get("cpu_seconds")
+        if budget is not None and self.records[-1].get("stopped_on") == "cpu_seconds":
+            seconds[-1] = min(seconds[-1], float(budget))
+        return seconds
 
 
 @dataclass
