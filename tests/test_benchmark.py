@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from stable_baselines3 import PPO
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize
@@ -39,7 +41,7 @@ from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pa
 from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
 from rrl_sb3.benchmark.hyperparams import parse_number, parse_python_literal, prepare
-from rrl_sb3.benchmark.report import RunData, format_cpu_table, format_overview, format_table, summarize
+from rrl_sb3.benchmark.report import GarbledResultWarning, RunData, format_cpu_table, format_overview, format_table, summarize
 from rrl_sb3.benchmark.stats import first_reaching, mean_interval, median_steps, return_at
 from rrl_sb3.benchmark.store import SKIPPED_FILE, ResultStore, SkippedPair
 from rrl_sb3.benchmark.suite import unsupported_pairs
@@ -561,6 +563,134 @@ def test_bad_hyperparameters_are_caught_before_anything_runs(tmp_path: Path) -> 
         tiny_suite(algos=["dreamer"], hyperparams_dir=tmp_path).plan()
 
 
+PENDULUM = "rrl_sb3/PendulumNoVel-v1"
+
+#: (algorithm, env id, suite override, the parameter and the value the message must name)
+BAD_HYPERPARAMETER_VALUES = [
+    ("ppo", CARTPOLE, {"gamma": 2}, "gamma", "2"),
+    ("ppo", CARTPOLE, {"gamma": -0.1}, "gamma", "-0.1"),
+    ("ppo", CARTPOLE, {"gamma": "high"}, "gamma", "'high'"),
+    ("ppo", CARTPOLE, {"gamma": True}, "gamma", "True"),
+    ("ppo", CARTPOLE, {"gae_lambda": float("nan")}, "gae_lambda", "nan"),
+    ("ppo", CARTPOLE, {"learning_rate": 0}, "learning_rate", "0"),
+    ("ppo", CARTPOLE, {"learning_rate": "lin_-1e-3"}, "learning_rate", "-0.001"),
+    ("ppo", CARTPOLE, {"learning_rate": float("inf")}, "learning_rate", "inf"),
+    ("ppo", CARTPOLE, {"n_steps": 0}, "n_steps", "0"),
+    ("ppo", CARTPOLE, {"batch_size": 2.5}, "batch_size", "2.5"),
+    ("ppo", CARTPOLE, {"n_epochs": -1}, "n_epochs", "-1"),
+    ("ppo", CARTPOLE, {"clip_range": 0}, "clip_range", "0"),
+    ("ppo", CARTPOLE, {"ent_coef": -0.1}, "ent_coef", "-0.1"),
+    ("ppo", CARTPOLE, {"vf_coef": -1}, "vf_coef", "-1"),
+    ("ppo", CARTPOLE, {"max_grad_norm": 0}, "max_grad_norm", "0"),
+    ("ppo", PENDULUM, {"use_sde": "yes"}, "use_sde", "'yes'"),
+    ("ppo", CARTPOLE, {"normalize_advantage": "no"}, "normalize_advantage", "'no'"),
+    ("ppo", CARTPOLE, {"policy_kwargs": "dict(ortho_init='no')"}, "ortho_init", "'no'"),
+    ("ppo", CARTPOLE, {"policy_kwargs": "dict(net_arch='big')"}, "policy_kwargs", "'big'"),
+    ("ppo", CARTPOLE, {"policy_kwargs": "dict(foo=1)"}, "policy_kwargs", "'foo'"),
+    ("ppo", CARTPOLE, {"normalize": "dict(foo=1)"}, "normalize", "'foo'"),
+    ("ppo", CARTPOLE, {"env_kwargs": "dict(noise_std=0.1)"}, "env_kwargs", "noise_std"),
+    ("ppo", CARTPOLE, {"env_kwargs": "dict(mode='blank')"}, "mode", "'blank'"),
+    ("recurrent_ppo_gru", CARTPOLE, {"policy_kwargs": "dict(gru_hidden_size=-4)"}, "gru_hidden_size", "-4"),
+    ("recurrent_ppo_lstm", CARTPOLE, {"policy_kwargs": "dict(enable_critic_lstm='no')"}, "enable_critic_lstm", "'no'"),
+    ("recurrent_ppo_lstm", CARTPOLE, {"gae_lambda": 1.5}, "gae_lambda", "1.5"),
+    ("sac", PENDULUM, {"tau": 0}, "tau", "0"),
+    ("sac", PENDULUM, {"buffer_size": -1}, "buffer_size", "-1"),
+    ("sac", PENDULUM, {"learning_starts": -5}, "learning_starts", "-5"),
+    ("sac", PENDULUM, {"train_freq": "often"}, "train_freq", "often"),
+    ("recurrent_sac", PENDULUM, {"gamma": 1.5}, "gamma", "1.5"),
+    ("dreamer", CARTPOLE, {"gamma": 2}, "gamma", "2"),
+    ("dreamer", CARTPOLE, {"batch_size": 0}, "batch_size", "0"),
+    ("dreamer", CARTPOLE, {"policy_kwargs": "dict(foo=1)"}, "policy_kwargs", "'foo'"),
+    ("reinforce_gru", CARTPOLE, {"n_episodes": 0}, "n_episodes", "0"),
+    ("reinforce_gru", CARTPOLE, {"gamma": float("nan")}, "gamma", "nan"),
+]
+
+
+@pytest.mark.parametrize(("algo", "env_id", "override", "parameter", "value"), BAD_HYPERPARAMETER_VALUES)
+def test_bad_hyperparameter_values_fail_the_plan(
+    tmp_path: Path, algo: str, env_id: str, override: dict, parameter: str, value: str
+) -> None:
+    text = yaml.safe_dump({"algos": [{"algo": algo, "hyperparams": override}], "envs": [env_id]})
+    suite_file = write(tmp_path / "suite.yml", text)
+    suite = Suite.from_file(suite_file).replace(hyperparams_dir=HYPERPARAMS, n_timesteps=100, seeds=[0])
+    with pytest.raises(ConfigError) as error:
+        suite.plan()
+    message = str(error.value)
+    # the hyperparameter file, the suite file holding the override, the env id, the parameter and its value
+    assert f"{algo}.yml" in message and str(suite_file) in message and env_id in message, message
+    assert parameter in message and value in message, message
+
+
+#: suite files with a bad value: (text, the key and the value the message must name)
+BAD_SUITE_VALUES = [
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\ndevice: gpu", "device", "'gpu'"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\ndevice: 5", "device", "5"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\ndevice: null", "device", "None"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\ndevice: 'cuda:x'", "device", "'cuda:x'"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nseeds: [true]", "seeds", "[True]"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nseeds: [0, 0]", "seeds", "[0, 0]"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nseeds: 1.5", "seeds", "1.5"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nn_timesteps: -100", "n_timesteps", "-100"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nn_timesteps: true", "n_timesteps", "True"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\neval_freq: 0", "eval_freq", "0"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nn_eval_episodes: 1.5", "n_eval_episodes", "1.5"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nfinal_n_eval_episodes: many", "final_n_eval_episodes", "'many'"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\ncpu_seconds: .inf", "cpu_seconds", "inf"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nresources: {{num_cpus: -1}}", "num_cpus", "-1"),
+    (f"algos: [ppo]\nenvs: [{CARTPOLE}]\nresources: {{num_gpus: .nan}}", "num_gpus", "nan"),
+    (f"algos: [{{algo: ppo, n_timesteps: 0}}]\nenvs: [{CARTPOLE}]", "n_timesteps", "0"),
+    (f"algos: [{{algo: ppo, eval_freq: -1}}]\nenvs: [{CARTPOLE}]", "eval_freq", "-1"),
+    (f"algos: [{{algo: ppo, label: a/b}}]\nenvs: [{CARTPOLE}]", "label", "'a/b'"),
+    (f"algos: [{{algo: ppo, hyperparams: [1]}}]\nenvs: [{CARTPOLE}]", "hyperparams", "[1]"),
+    (f"algos: [ppo]\nenvs: [{{id: {CARTPOLE}, n_timesteps: lots}}]", "n_timesteps", "'lots'"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "value"), BAD_SUITE_VALUES)
+def test_bad_suite_values_name_the_file_key_and_value(tmp_path: Path, text: str, key: str, value: str) -> None:
+    path = write(tmp_path / "suite.yml", text)
+    with pytest.raises(ConfigError) as error:
+        Suite.from_file(path)
+    message = str(error.value)
+    assert str(path) in message and key in message and value in message, message
+
+
+def test_the_plan_builds_each_pair_once_and_leaves_the_random_state_alone() -> None:
+    import random
+
+    import torch as th
+
+    states = random.getstate(), np.random.get_state()[1].copy(), th.get_rng_state().clone(), th.get_num_threads()
+    plan = tiny_suite(algos=["ppo", "recurrent_ppo_gru", "dreamer"]).plan()
+    assert len(plan.runs) == 6
+    assert random.getstate() == states[0] and np.array_equal(np.random.get_state()[1], states[1])
+    assert th.equal(th.get_rng_state(), states[2]) and th.get_num_threads() == states[3]
+    # build_check=False leaves the values to the workers, as before the plan built models
+    assert len(
+        tiny_suite(algos=[AlgoEntry("ppo", hyperparams={"policy_kwargs": "dict(foo=1)"})], build_check=False).plan().runs
+    )
+
+
+def test_report_skips_a_garbled_line_and_keeps_the_other_records(tmp_path: Path) -> None:
+    folder = tmp_path / "ppo" / "rrl_sb3-CartPoleNoVel-v1"
+    folder.mkdir(parents=True)
+    record = {"algo": "ppo", "env": CARTPOLE, "seed": 0, "mean_return": 10.0, "std_return": 1.0, "wall_seconds": 1.0}
+    lines = [json.dumps({**record, "env_steps": 128}), '{"algo": "ppo", "env_st', json.dumps({**record, "env_steps": 256})]
+    lines += ["[1, 2]", json.dumps({**record, "env_steps": "many"}), json.dumps({**record, "env_steps": 384})]
+    (folder / "seed_0.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "seed_1.jsonl").write_text(json.dumps({**record, "seed": 1, "env_steps": 128}) + "\n")
+    (folder / "seed_1.done.json").write_text('{"config": {"algo": "ppo"')  # a marker cut short
+    with pytest.warns(GarbledResultWarning) as caught:
+        results = load_results(tmp_path)
+    messages = [str(w.message) for w in caught]
+    for number in (2, 4, 5):
+        assert any(f"seed_0.jsonl:{number}:" in m for m in messages), messages
+    assert any("seed_1.done.json" in m for m in messages), messages
+    runs = {run.seed: run for run in results.unfinished}
+    assert [r["env_steps"] for r in runs[0].records] == [128, 256, 384]  # nothing else lost
+    assert [r["env_steps"] for r in runs[1].records] == [128]
+
+
 def test_bad_ray_address(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
@@ -712,6 +842,61 @@ def test_sigterm_stops_the_suite_and_its_runs(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped by whoever adopted it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_sigkill_of_the_driver_leaves_no_process(tmp_path: Path) -> None:
+    # SIGKILL cannot be caught: the workers must notice the driver's death themselves (exit_with_parent)
+    args = ["--algos", "ppo", "--envs", "CartPole-v1", "--seeds", "0", "1", "--steps", "10000000", "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rrl_sb3.benchmark", "run", *args, "--threads-per-run", "1", "--results", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    children: set[int] = set()
+    try:
+        assert "local process pool" in "".join(process.stdout.readline() for _ in range(2))
+        deadline = time.monotonic() + 60
+        while len(children := _children(process.pid)) < 3 and time.monotonic() < deadline:  # 2 workers, 1 tracker
+            time.sleep(0.2)
+        assert len(children) >= 3, children
+        time.sleep(2.0)  # the workers are now training
+        assert all(_running(pid) for pid in children)
+        process.kill()
+        assert process.wait(timeout=30) == -signal.SIGKILL
+        deadline = time.monotonic() + 15
+        while (alive := {pid for pid in children if _running(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive, f"processes of the killed driver left running: {alive}"
+        assert not list(tmp_path.rglob("*.done.json"))
+    finally:
+        process.kill()
+        process.stdout.close()
+        for pid in children:  # never leave a trainer behind, even when the test fails
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_exit_with_parent_ends_a_process_whose_parent_is_gone() -> None:
+    # the portable fallback alone (no prctl): a parent id that is not this process's parent means "the driver died"
+    code = (
+        "import os, time\n"
+        "from rrl_sb3.benchmark.worker import _watch_parent\n"
+        "import threading\n"
+        "threading.Thread(target=_watch_parent, args=(os.getppid() + 10**7, 0.05), daemon=True).start()\n"
+        "time.sleep(30)\n"
+    )
+    started = time.monotonic()
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 1
+    assert time.monotonic() - started < 25
 
 
 @pytest.mark.slow

@@ -265,3 +265,42 @@ def test_memory_cue_render() -> None:
     assert ansi.render().startswith("t=0 obs=")
     with pytest.raises(ValueError, match="render_mode='human'"):
         MemoryCueDiscrete(render_mode="human")
+
+
+#: (registered id, gym.make keyword arguments, error type, the keyword named in the message, the value as shown)
+BAD_MAKE_KWARGS = [
+    ("rrl_sb3/PendulumNoisy-v1", {"noise_clip": "no"}, TypeError, "noise_clip", "'no'"),
+    ("rrl_sb3/PendulumNoisy-v1", {"noise_clip": "yes"}, TypeError, "noise_clip", "'yes'"),
+    ("rrl_sb3/CartPoleNoisy-v1", {"noise_clip": 0}, TypeError, "noise_clip", "0"),
+    ("rrl_sb3/PendulumNoisy-v1", {"noise_std": "0.1"}, TypeError, "noise_std", "'0.1'"),
+    ("rrl_sb3/PendulumNoisy-v1", {"noise_std": float("nan")}, ValueError, "noise_std", "nan"),
+    ("rrl_sb3/PendulumNoisy-v1", {"noise_std": [0.1, 0.2]}, ValueError, "noise_std", "[0.1, 0.2]"),
+    ("rrl_sb3/CartPoleNoisy-v1", {"noise_std": -0.5}, ValueError, "noise_std", "-0.5"),
+    ("rrl_sb3/CartPoleFlicker-v1", {"flicker_p": 2}, ValueError, "flicker_p", "2"),
+    ("rrl_sb3/CartPoleFlicker-v1", {"flicker_p": "half"}, TypeError, "flicker_p", "'half'"),
+    ("rrl_sb3/PendulumFlicker-v1", {"flicker_p": float("inf")}, ValueError, "flicker_p", "inf"),
+    ("rrl_sb3/CartPoleNoVel-v1", {"mode": "blank"}, ValueError, "mode", "'blank'"),
+    ("rrl_sb3/PendulumNoVel-v1", {"mode": 0}, ValueError, "mode", "0"),
+    ("rrl_sb3/PendulumNoVel-v1", {"flicker_p": 0.5}, TypeError, "flicker_p", "flicker_p"),
+    ("rrl_sb3/CartPoleFlicker-v1", {"noise_clip": True}, TypeError, "noise_clip", "noise_clip"),
+    ("rrl_sb3/PendulumNoVel-v1", {"gravity": 1.0}, TypeError, "gravity", "gravity"),
+]
+
+
+@pytest.mark.parametrize(("env_id", "kwargs", "error", "keyword", "value"), BAD_MAKE_KWARGS)
+def test_bad_make_kwargs_name_the_keyword_and_value(
+    env_id: str, kwargs: dict, error: type[Exception], keyword: str, value: str
+) -> None:
+    with pytest.raises(error) as raised:
+        gym.make(env_id, **kwargs)
+    assert keyword in str(raised.value) and value in str(raised.value)
+
+
+def test_make_pomdp_checks_its_own_arguments() -> None:
+    from rrl_sb3.envs.registration import make_pomdp
+
+    with pytest.raises(ValueError, match="kind='masked'"):
+        make_pomdp("Pendulum-v1", "masked")
+    with pytest.raises(ValueError, match="base_id='Pendulum-v9'"):
+        make_pomdp("Pendulum-v9", "novel")
+    assert make_pomdp("Pendulum-v1", "noisy", noise_std=0.1, noise_clip=True).clip is True

@@ -288,3 +288,65 @@ def test_subproc_vec_env() -> None:
         assert np.isfinite(obs).all()
     finally:
         vec.close()
+
+
+class IntBoxEnv(BoxEnv):
+    """BoxEnv with an integer observation space (noise has no faithful integer value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = spaces.Box(-5, 5, shape=(3,), dtype=np.int64)
+
+
+#: (wrapper call on a fresh BoxEnv(size=3), error type, parameter, value as the message shows it)
+BAD_WRAPPER_ARGUMENTS = [
+    (lambda e: ObservationNoise(e, std=0.1, clip="no"), TypeError, "clip", "'no'"),
+    (lambda e: ObservationNoise(e, std=0.1, clip="False"), TypeError, "clip", "'False'"),
+    (lambda e: ObservationNoise(e, std=0.1, clip=1), TypeError, "clip", "1"),
+    (lambda e: ObservationNoise(e, std=0.1, clip=None), TypeError, "clip", "None"),
+    (lambda e: ObservationNoise(e, std="0.1"), TypeError, "std", "'0.1'"),
+    (lambda e: ObservationNoise(e, std=True), TypeError, "std", "True"),
+    (lambda e: ObservationNoise(e, std=None), TypeError, "std", "None"),
+    (lambda e: ObservationNoise(e, std=[0.1, "a", 0.2]), TypeError, "std", "'a'"),
+    (lambda e: ObservationNoise(e, std=[[0.1, 0.1, 0.1]]), ValueError, "std", "[[0.1, 0.1, 0.1]]"),
+    (lambda e: ObservationNoise(e, std=[0.1, -0.1, 0.1]), ValueError, "std", "-0.1"),
+    (lambda e: ObservationNoise(e, std=-np.inf), ValueError, "std", "-inf"),
+    (lambda e: ObservationNoise(IntBoxEnv(), std=0.1), TypeError, "observation_space.dtype", "int64"),
+    (lambda e: FlickerObservation(e, p=True), TypeError, "p", "True"),
+    (lambda e: FlickerObservation(e, p=None), TypeError, "p", "None"),
+    (lambda e: FlickerObservation(e, p=float("inf")), ValueError, "p", "inf"),
+    (lambda e: FlickerObservation(e, p=[0.5]), TypeError, "p", "[0.5]"),
+    (lambda e: MaskObservation(e, indices=1), TypeError, "indices", "1"),
+    (lambda e: MaskObservation(e, indices="01"), TypeError, "indices", "'01'"),
+    (lambda e: MaskObservation(e, indices=None), TypeError, "indices", "None"),
+    (lambda e: MaskObservation(e, indices=[np.float64(1.0)]), TypeError, "indices", "1.0"),
+    (lambda e: MaskObservation(e, indices=[0], mode=None), ValueError, "mode", "None"),
+    (lambda e: MaskObservation(e, indices=[0], mode=["zero"]), ValueError, "mode", "['zero']"),
+    (lambda e: MaskObservation(e, indices=[0], mode="ZERO"), ValueError, "mode", "'ZERO'"),
+    (lambda e: MaskVelocity(gym.make("Acrobot-v1"), env_id="CartPole-v1"), ValueError, "env_id", "'CartPole-v1'"),
+    (lambda e: MaskVelocity(gym.make("Pendulum-v1"), env_id="MountainCar-v0"), ValueError, "env_id", "'MountainCar-v0'"),
+    (lambda e: MaskVelocity(e, env_id="CartPole-v1"), ValueError, "env_id", "'CartPole-v1'"),
+    (lambda e: MaskVelocity(gym.make("CartPole-v1"), env_id=3), TypeError, "env_id", "3"),
+    (lambda e: MaskVelocity(gym.make("CartPole-v1"), mode="none"), ValueError, "mode", "'none'"),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "parameter", "value"), BAD_WRAPPER_ARGUMENTS)
+def test_bad_wrapper_arguments_name_the_parameter_and_value(make, error: type[Exception], parameter: str, value: str) -> None:
+    with pytest.raises(error) as raised:
+        make(BoxEnv(size=3))
+    assert type(raised.value) is error
+    assert parameter in str(raised.value) and value in str(raised.value)
+
+
+def test_mask_velocity_accepts_its_own_id_and_a_class_registered_under_another_id() -> None:
+    assert MaskVelocity(gym.make("CartPole-v1"), env_id="CartPole-v1").indices.tolist() == [1, 3]
+    # LunarLanderContinuous-v3 is LunarLander(continuous=True): the same class, the same observation
+    pytest.importorskip("Box2D")
+    env = gym.make("LunarLanderContinuous-v3")
+    assert MaskVelocity(env, env_id="LunarLander-v3").indices.tolist() == [2, 3, 5]
+
+
+def test_noise_accepts_numpy_booleans_and_numbers() -> None:
+    env = ObservationNoise(BoxEnv(), std=np.float32(0.1), clip=np.True_)
+    assert env.clip is True and np.all(env.std == np.float32(0.1))

@@ -15,17 +15,21 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Mapping
+import random
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 from rrl_sb3.benchmark.errors import ConfigError
-from rrl_sb3.benchmark.hyperparams import Prepared
+from rrl_sb3.benchmark.hyperparams import Prepared, check_values
 from rrl_sb3.policies import GRU_POLICY_ALIASES
 
 
@@ -177,6 +181,28 @@ def check_kwargs(cls: type[BaseAlgorithm], kwargs: Mapping[str, Any], where: str
         raise ConfigError(f"{where}: {', '.join(map(repr, unknown))} not an argument of {cls.__name__}")
 
 
+def _normalize_kwargs(prepared: Prepared) -> dict[str, Any]:
+    normalize = dict(prepared.normalize or {})
+    if "gamma" in prepared.kwargs and "gamma" not in normalize:  # discount the reward statistics like the agent
+        normalize["gamma"] = prepared.kwargs["gamma"]
+    return normalize
+
+
+def check_booleans(function: Callable[..., Any], kwargs: Mapping[str, Any], where: str, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` for a keyword whose default in ``function``'s signature is a boolean but whose value is
+    not one: a string such as ``"no"`` would count as true."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return
+    for name, value in kwargs.items():
+        parameter = parameters.get(name)
+        if parameter is None or not isinstance(parameter.default, bool):
+            continue
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"{where}: {prefix}{name} must be true or false, got {name}={value!r}")
+
+
 def make_env_pair(env_id: str, prepared: Prepared, seed: int, eval_seed: int) -> tuple[VecEnv, VecEnv]:
     """The training envs and the evaluation env, wrapped alike (normalisation, frame stacking) as rl-zoo3 does.
 
@@ -186,9 +212,7 @@ def make_env_pair(env_id: str, prepared: Prepared, seed: int, eval_seed: int) ->
     train_env = make_vec_env(env_id, n_envs=prepared.n_envs, seed=seed, env_kwargs=prepared.env_kwargs)
     eval_env = make_vec_env(env_id, n_envs=1, seed=eval_seed, env_kwargs=prepared.env_kwargs)
     if prepared.normalize is not None:
-        normalize = dict(prepared.normalize)
-        if "gamma" in prepared.kwargs and "gamma" not in normalize:  # discount the reward statistics like the agent
-            normalize["gamma"] = prepared.kwargs["gamma"]
+        normalize = _normalize_kwargs(prepared)
         train_env = VecNormalize(train_env, **normalize)
         eval_kwargs = {k: v for k, v in normalize.items() if k not in ("training", "norm_reward")}
         eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **eval_kwargs)
@@ -204,7 +228,8 @@ def model_arguments(spec: AlgoSpec, prepared: Prepared, where: str) -> tuple[typ
     What checking a suite (:meth:`rrl_sb3.benchmark.Suite.plan`) and building a model (:func:`build_model`) share, so
     that a setting the plan accepts is exactly one the model is built with.
 
-    :raises ConfigError: for a class that cannot be imported, an unknown policy or a keyword the constructor does not take
+    :raises ConfigError: for a class that cannot be imported, an unknown policy, a keyword the constructor does not take
+        or a common hyperparameter out of its range (:func:`rrl_sb3.benchmark.hyperparams.check_values`)
     """
     cls = spec.load_class()
     policy = resolve_policy(cls, prepared.policy or spec.default_policy)
@@ -212,6 +237,11 @@ def model_arguments(spec: AlgoSpec, prepared: Prepared, where: str) -> tuple[typ
     if prepared.policy_kwargs is not None:
         kwargs["policy_kwargs"] = prepared.policy_kwargs
     check_kwargs(cls, kwargs, where)
+    check_values(kwargs, where)
+    check_booleans(cls.__init__, kwargs, where)
+    policy_class = cls.policy_aliases.get(policy) if isinstance(policy, str) else policy  # type: ignore[attr-defined]
+    if isinstance(policy_class, type) and prepared.policy_kwargs:
+        check_booleans(policy_class.__init__, prepared.policy_kwargs, where, "policy_kwargs: ")
     kwargs.setdefault("verbose", 0)  # the runner prints its own line per evaluation
     return cls, policy, kwargs
 
@@ -220,3 +250,66 @@ def build_model(spec: AlgoSpec, prepared: Prepared, env: VecEnv, seed: int, devi
     """Instantiate ``spec``'s algorithm on ``env`` with the prepared hyperparameters."""
     cls, policy, kwargs = model_arguments(spec, prepared, where)
     return cls(policy, env, seed=seed, device=device, **kwargs)
+
+
+def check_device(device: Any, where: str = "device") -> str:
+    """``device`` if torch can parse it as a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"auto"``).
+
+    :raises ConfigError: naming the bad value
+    """
+    if not isinstance(device, str):
+        raise ConfigError(f"{where} must be a torch device name such as 'cpu' or 'cuda', got device={device!r}")
+    if device != "auto":
+        try:
+            th.device(device)
+        except (RuntimeError, ValueError, TypeError) as error:
+            raise ConfigError(
+                f"{where} must be a torch device name such as 'cpu', 'cuda' or 'cuda:0', got device={device!r} ({error})"
+            ) from error
+    return device
+
+
+def check_model_builds(spec: AlgoSpec, prepared: Prepared, env_id: str, where: str) -> None:
+    """Build ``spec``'s model once, on the CPU, on one env of ``env_id`` wrapped as the runs wrap theirs, and discard it.
+
+    What the plan does so that a bad hyperparameter *value*, ``policy_kwargs`` entry or env/``VecNormalize`` keyword
+    fails before any run starts, with the constructor's own check, instead of in a worker. It is cheap: one env, the
+    networks and buffers allocated once, one torch thread, no training. The torch thread count and the global random
+    states (``random``, NumPy, torch) are restored afterwards, so planning does not change the numbers of anything that
+    runs in this process later.
+
+    :raises ConfigError: naming ``where`` (file and env id), the constructor's error and the settings
+    """
+    cls, policy, kwargs = model_arguments(spec, prepared, where)
+    states = random.getstate(), np.random.get_state(), th.get_rng_state()
+    threads = th.get_num_threads()
+    env: VecEnv | None = None
+    try:
+        th.set_num_threads(1)  # tiny networks: one thread is fastest (orthogonal init contends for a busy machine's cores)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. PPO's note on a batch size that does not divide n_steps * n_envs
+            env = make_vec_env(env_id, n_envs=1, env_kwargs=prepared.env_kwargs)
+            if prepared.normalize is not None:
+                env = VecNormalize(env, **_normalize_kwargs(prepared))
+            if prepared.frame_stack is not None:
+                env = VecFrameStack(env, prepared.frame_stack)
+            cls(policy, env, device="cpu", **kwargs)
+    except ConfigError:
+        raise
+    except Exception as error:
+        settings = {k: v for k, v in kwargs.items() if k != "verbose"}
+        if prepared.env_kwargs:
+            settings["env_kwargs"] = prepared.env_kwargs
+        if prepared.normalize is not None:
+            settings["normalize"] = prepared.normalize
+        raise ConfigError(
+            f"{where}: {cls.__name__} cannot be built with these settings: {type(error).__name__}: {error} "
+            f"(settings: {settings})"
+        ) from error
+    finally:
+        if env is not None:
+            env.close()
+        th.set_num_threads(threads)
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        th.set_rng_state(states[2])

@@ -21,8 +21,9 @@ is a keyword argument of the algorithm's constructor; ``lin_<x>`` values become 
 from __future__ import annotations
 
 import ast
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,63 @@ def parse_schedule(name: str, value: Any) -> Any:
             raise ConfigError(f"{name}: a linear schedule is written lin_<number>, got {name}={value!r}")
         return LinearSchedule(float(start), 0.0, 1.0)
     return value
+
+
+_INF = float("inf")
+#: Common hyperparameters and their valid ranges, checked for every algorithm that takes them (SB3's own algorithms do
+#: not check them: PPO builds with ``gamma=2``): name -> (low, high, low allowed, high allowed, integer only).
+VALUE_RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
+    "gamma": (0.0, 1.0, True, True, False),
+    "gae_lambda": (0.0, 1.0, True, True, False),
+    "tau": (0.0, 1.0, False, True, False),
+    "learning_rate": (0.0, _INF, False, False, False),
+    "clip_range": (0.0, _INF, False, False, False),
+    "clip_range_vf": (0.0, _INF, False, False, False),
+    "vf_coef": (0.0, _INF, True, False, False),
+    "ent_coef": (0.0, _INF, True, False, False),
+    "max_grad_norm": (0.0, _INF, False, False, False),
+    "n_steps": (1, _INF, True, False, True),
+    "batch_size": (1, _INF, True, False, True),
+    "n_epochs": (1, _INF, True, False, True),
+    "buffer_size": (1, _INF, True, False, True),
+    "learning_starts": (0, _INF, True, False, True),
+    "n_episodes": (1, _INF, True, False, True),
+}
+#: Values some algorithms take besides a number: ``None`` for an optional clipping, ``"auto"`` (``"auto_0.1"``) for
+#: SAC's learned entropy coefficient.
+_NON_NUMBERS: dict[str, Callable[[Any], bool]] = {
+    "clip_range_vf": lambda value: value is None,
+    "max_grad_norm": lambda value: value is None,
+    "ent_coef": lambda value: isinstance(value, str) and value.startswith("auto"),
+}
+
+
+def check_values(kwargs: Mapping[str, Any], where: str) -> None:
+    """Check the values of the common hyperparameters of :data:`VALUE_RANGES`, and that no number is NaN.
+
+    A schedule (``lin_<number>``) is checked at its start. Other settings are left to the algorithm's constructor.
+
+    :param kwargs: the algorithm's keyword arguments as :func:`prepare` parsed them
+    :param where: names the source in error messages (file and env id)
+    :raises ConfigError: naming ``where``, the setting and its value
+    """
+    for name, value in kwargs.items():
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(f"{where}: {name} must be a number, got {name}=nan")
+        if name not in VALUE_RANGES or _NON_NUMBERS.get(name, lambda _: False)(value):
+            continue
+        low, high, low_ok, high_ok, integer = VALUE_RANGES[name]
+        number = value(1.0) if callable(value) and not integer else value  # a schedule: its value at the start
+        kind = "an integer" if integer else "a number"
+        ok = isinstance(number, (int, float)) and not isinstance(number, bool) and not math.isnan(number)
+        if ok and integer and (not math.isfinite(number) or number != int(number)):
+            ok = False
+        if ok:
+            ok = (low < number or (low_ok and number == low)) and (number < high or (high_ok and number == high))
+        if not ok:
+            bounds = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
+            shown = f"{value!r}" if not callable(value) else f"a schedule starting at {number!r}"
+            raise ConfigError(f"{where}: {name} must be {kind} in {bounds}, got {name}={shown}")
 
 
 def parse_python_literal(text: str, what: str) -> Any:

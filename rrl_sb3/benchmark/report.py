@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -138,20 +139,80 @@ class Results:
     unfinished: list[RunData]
 
 
+class GarbledResultWarning(RuntimeWarning):
+    """A line of a records file, or a completion marker, that cannot be read: it is skipped, the rest is kept."""
+
+
+_REQUIRED_FIELDS = ("env_steps", "mean_return")
+
+
+def _warn_garbled(where: str, why: str) -> None:
+    warnings.warn(f"{where}: skipped, {why}", GarbledResultWarning, stacklevel=3)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a ``seed_<s>.jsonl`` file, sorted by env steps.
+
+    A line that is not a JSON object with numeric ``env_steps`` and ``mean_return`` (a run killed while writing, a file
+    edited by hand) is skipped with a :class:`GarbledResultWarning` naming the file and the line number; the other
+    records are kept.
+    """
+    records = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            _warn_garbled(f"{path}:{number}", f"not JSON ({error.msg}): {line[:80]!r}")
+            continue
+        if not isinstance(record, dict):
+            _warn_garbled(f"{path}:{number}", f"a record is a JSON object, got {line[:80]!r}")
+            continue
+        missing = [
+            key
+            for key in _REQUIRED_FIELDS
+            if isinstance(record.get(key), bool) or not isinstance(record.get(key), (int, float))
+        ]
+        if missing:
+            _warn_garbled(f"{path}:{number}", f"no number for {missing}: {line[:80]!r}")
+            continue
+        records.append(record)
+    records.sort(key=lambda r: r["env_steps"])
+    return records
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A completion marker; ``None``, with a :class:`GarbledResultWarning`, if it is not a JSON object."""
+    try:
+        data = json.loads(path.read_text(errors="replace"))
+    except json.JSONDecodeError as error:
+        _warn_garbled(str(path), f"not JSON ({error.msg} at line {error.lineno}); the run counts as unfinished")
+        return None
+    if not isinstance(data, dict):
+        _warn_garbled(str(path), "a completion marker is a JSON object; the run counts as unfinished")
+        return None
+    return data
+
+
 def load_results(results_dir: str | Path) -> Results:
-    """Every run under ``results_dir``: finished (with a completion marker), failed (with an error) or unfinished."""
+    """Every run under ``results_dir``: finished (with a completion marker), failed (with an error) or unfinished.
+
+    Garbled lines and markers are skipped with a :class:`GarbledResultWarning` naming the file (and line), never
+    losing the other records (see :func:`read_records`).
+    """
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory {str(root)!r} does not exist")
     results = Results([], [], [])
     for path in sorted(root.rglob(f"*{RECORDS_SUFFIX}")):
         stem = path.name[: -len(RECORDS_SUFFIX)]
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        records.sort(key=lambda r: r["env_steps"])
+        records = read_records(path)
         done, error = path.with_name(stem + DONE_SUFFIX), path.with_name(stem + ERROR_SUFFIX)
-        if done.is_file():
-            marker = json.loads(done.read_text())
+        marker = _read_json(done) if done.is_file() else None
+        if marker is not None:
             config = marker.get("config", {})
+            config = config if isinstance(config, dict) else {}
             first = records[0] if records else {}
             algo, env, seed = (config.get(key, first.get(key)) for key in ("algo", "env", "seed"))
             results.finished.append(RunData(algo, env, seed, records, marker))
@@ -159,11 +220,16 @@ def load_results(results_dir: str | Path) -> Results:
             text = error.read_text()
             header: dict[str, Any] = {}
             if text.startswith("# "):
-                header = json.loads(text.splitlines()[0][2:])
+                try:
+                    header = json.loads(text.splitlines()[0][2:])
+                except json.JSONDecodeError:
+                    _warn_garbled(f"{error}:1", "its header is not JSON; the run is listed without its name")
+                header = header if isinstance(header, dict) else {}
             run = RunData(header.get("algo", "?"), header.get("env", "?"), header.get("seed", -1), records, error=text)
             results.failed.append(run)
         elif records:
-            results.unfinished.append(RunData(records[0]["algo"], records[0]["env"], records[0]["seed"], records))
+            first = records[0]
+            results.unfinished.append(RunData(first.get("algo", "?"), first.get("env", "?"), first.get("seed", -1), records))
     return results
 
 

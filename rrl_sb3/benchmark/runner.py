@@ -15,7 +15,7 @@ from pathlib import Path
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.store import ResultStore
 from rrl_sb3.benchmark.suite import RunSpec, Suite
-from rrl_sb3.benchmark.worker import RunResult, execute_run
+from rrl_sb3.benchmark.worker import RunResult, execute_run, exit_with_parent
 
 BACKENDS = ("local", "ray")
 RAY_INSTALL_HINT = 'pip install "rrl-sb3[ray]"  (or: pip install "ray[default]>=2.9")'
@@ -215,7 +215,8 @@ def _run_local(
 ) -> None:
     # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and any state of the caller)
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    # the workers end with the driver, even one killed with SIGKILL, which no handler here can see
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(execute_run, run, threads, verbose): run for run in runs}
         for future in as_completed(futures):

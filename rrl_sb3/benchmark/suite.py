@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
-from rrl_sb3.benchmark.algorithms import AlgoSpec, get_algorithm, model_arguments
+from rrl_sb3.benchmark.algorithms import AlgoSpec, check_device, check_model_builds, get_algorithm, model_arguments
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.hyperparams import (
     as_positive_int,
@@ -213,6 +213,8 @@ class Suite:
     :param device: torch device of the models
     :param num_cpus: CPUs a run asks of a Ray cluster (``None``: its torch threads)
     :param num_gpus: GPUs (or a fraction) a run asks of a Ray cluster
+    :param build_check: whether :meth:`plan` builds each algorithm/env pair's model once to check its settings
+    :param source: the suite file it was read from (named in the plan's errors about its hyperparameter overrides)
     """
 
     algos: Sequence[AlgoEntry | str]
@@ -228,6 +230,8 @@ class Suite:
     num_cpus: float | None = None
     num_gpus: float = 0.0
     cpu_seconds: float | None = None
+    build_check: bool = True
+    source: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise the inputs once, here
@@ -281,6 +285,7 @@ class Suite:
                 what = "positive" if strictly else "non-negative"
                 raise ConfigError(f"{key} must be a {what} number, got {key}={value!r}")
             set_(self, key, float(number))
+        check_device(self.device)
         set_(self, "algos", algos)
         set_(self, "envs", envs)
         set_(self, "seeds", list(seeds))
@@ -298,7 +303,7 @@ class Suite:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: a suite file is a mapping with keys {list(_SUITE_KEYS)}, got {type(data).__name__}")
         try:
-            return cls.from_dict(data, base_dir=path.parent, default_name=path.stem)
+            return dataclasses.replace(cls.from_dict(data, base_dir=path.parent, default_name=path.stem), source=str(path))
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from error
 
@@ -330,7 +335,7 @@ class Suite:
             final_n_eval_episodes=data.get("final_n_eval_episodes", FINAL_N_EVAL_EPISODES),
             name=str(data.get("name", default_name)),
             hyperparams_dir=hyperparams_dir,
-            device=str(data.get("device", "cpu")),
+            device=data.get("device", "cpu"),
             num_cpus=resources.get("num_cpus"),
             num_gpus=resources.get("num_gpus", 0.0),
         )
@@ -356,10 +361,15 @@ class Suite:
         return directory
 
     def plan(self) -> Plan:
-        """Check every algorithm, env id and hyperparameter set and list the runs (nothing is trained).
+        """Check every run's full configuration and list the runs (nothing is trained).
+
+        Every algorithm/env pair's model is built once, on the CPU, on one env of the pair (see
+        :func:`rrl_sb3.benchmark.algorithms.check_model_builds`), so that a bad hyperparameter value, ``policy_kwargs``
+        entry or env keyword fails here, before any run starts, not in a worker (``build_check=False`` skips it).
 
         :raises ConfigError: for an unknown algorithm or env id, a missing or malformed hyperparameter file or
-            entry, a setting the algorithm does not take, or a run without a budget
+            entry, a setting the algorithm does not take, a value it refuses (naming the file, the env id and the
+            value), or a run without a budget
         """
         specs = {entry.name: get_algorithm(entry.algo) for entry in self.algos}
         action_spaces = {entry.id: env_action_space(entry.id) for entry in self.envs}
@@ -374,8 +384,11 @@ class Suite:
                     skipped.append(pair)
                     continue
                 settings = {**spec.defaults, **load_hyperparams(directory, spec.file_stem, env.id), **entry.hyperparams}
-                where = f"{directory / spec.file_stem}.yml [{env.id}]" + (" + suite overrides" if entry.hyperparams else "")
+                overrides = f" + overrides of {entry.name} in {self.source or 'the suite'}" if entry.hyperparams else ""
+                where = f"{directory / spec.file_stem}.yml [{env.id}]{overrides}"
                 check_settings(spec, settings, where)
+                if self.build_check:
+                    check_model_builds(spec, prepare(settings, where), env.id, where)
                 budget = entry.n_timesteps or env.n_timesteps or self.n_timesteps or settings.get("n_timesteps")
                 if budget is None:
                     raise ConfigError(f"no budget for {entry.name} on {env.id}: set n_timesteps in the suite or in {where}")

@@ -5,8 +5,13 @@ This is what a process-pool worker or a Ray task executes; it writes nothing, th
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
+import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -23,6 +28,47 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 from rrl_sb3.benchmark.algorithms import build_model, make_env_pair
 from rrl_sb3.benchmark.hyperparams import prepare
 from rrl_sb3.benchmark.suite import RunSpec
+
+#: Linux ``prctl`` option: the signal the kernel sends this process when its parent dies (``<linux/prctl.h>``).
+PR_SET_PDEATHSIG = 1
+#: Seconds between two checks of the parent by the portable fallback (:func:`exit_with_parent`).
+PARENT_POLL_SECONDS = 1.0
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    """Ask Linux to send ``signum`` to this process when its parent dies; ``False`` where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    # a process whose parent died is re-parented (to init or a subreaper): its parent id changes
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    os._exit(1)
+
+
+def exit_with_parent(parent_pid: int, interval: float = PARENT_POLL_SECONDS) -> None:
+    """Make this worker process end when the driver ``parent_pid`` dies, however it dies (SIGKILL included).
+
+    The initializer of the local process pool's workers (spawned, so the driver is their parent). On Linux the kernel
+    kills the worker the moment its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere, a daemon thread
+    also checks every ``interval`` seconds that the parent is still ``parent_pid`` and ends the process if it is not.
+    The parent may already have died before this runs: that is checked once the signal is set. Once every worker is
+    gone, multiprocessing's resource tracker, whose pipe the driver and the workers held, sees it closed and exits too.
+
+    :param parent_pid: process id of the driver, as the driver saw it (``os.getpid()`` there)
+    :param interval: seconds between two checks of the fallback thread
+    """
+    _set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the driver died before the signal was set
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid, interval), name="exit-with-parent", daemon=True).start()
 
 
 class EvalRecorder(BaseCallback):

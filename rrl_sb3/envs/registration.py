@@ -67,10 +67,15 @@ def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
     :param kind: ``"novel"`` (:class:`~rrl_sb3.wrappers.MaskVelocity`), ``"noisy"``
         (:class:`~rrl_sb3.wrappers.ObservationNoise`) or ``"flicker"`` (:class:`~rrl_sb3.wrappers.FlickerObservation`)
     :param kwargs: the wrapper's options (``mode`` for novel; ``noise_std``, ``noise_clip`` for noisy;
-        ``flicker_p`` for flicker); everything else goes to the base env
+        ``flicker_p`` for flicker); everything else goes to the base env. The wrapper checks its options (types,
+        ranges, NaN/inf; ``noise_clip`` must be a real boolean, not a string): a bad one raises the wrapper's
+        ``TypeError`` or ``ValueError``, its message naming the ``gym.make`` keyword and the value
     """
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got kind={kind!r}")
+    if not isinstance(base_id, str) or base_id not in gym.registry:
+        raise ValueError(f"base_id must be a registered Gymnasium id, got base_id={base_id!r}")
+    given = dict(kwargs)
     spec = KINDS[kind]
     foreign = {k for k in kwargs if any(k in other.options for other in KINDS.values()) and k not in spec.options}
     if foreign:
@@ -90,7 +95,14 @@ def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
     # The bare base env: gym.make wraps the result in the checker, order enforcing and the registered time limit,
     # and records the wrapper in env.spec so gym.make(env.spec) rebuilds the same env.
     env = creator(**{**base_spec.kwargs, **kwargs})
-    return spec.wrap(env, **wrapper_kwargs)
+    try:
+        return spec.wrap(env, **wrapper_kwargs)
+    except (TypeError, ValueError) as error:
+        env.close()
+        # name the gym.make keyword the user wrote (noise_clip), not only the wrapper's own name for it (clip)
+        named = [k for k, name in spec.options.items() if k in given and f"{name}=" in str(error)]
+        options = ", ".join(f"{k}={given[k]!r}" for k in named or [k for k in spec.options if k in given])
+        raise type(error)(f"{pomdp_id(kind, base_id)}: bad wrapper option ({options}): {error}") from error
 
 
 def _install_hint(base_id: str) -> str:

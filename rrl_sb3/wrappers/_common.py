@@ -23,6 +23,16 @@ def require_flat_box(env: gym.Env, wrapper: str) -> spaces.Box:
     return space
 
 
+def require_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a ``bool`` if it is one (Python or NumPy), else raise ``TypeError`` naming ``name``.
+
+    Strings are refused: ``bool("no")`` is ``True``, so a string boolean would silently mean the opposite.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {name}={value!r}")
+    return bool(value)
+
+
 def widen_to_include(space: spaces.Box, value: float, where: np.ndarray) -> spaces.Box:
     """Copy of ``space`` whose bounds on ``where`` are widened so that ``value`` lies inside them."""
     low, high = space.low.copy(), space.high.copy()

@@ -47,7 +47,7 @@ class MaskObservation(gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.u
         gym.utils.RecordConstructorArgs.__init__(self, indices=indices, mode=mode)
         gym.ObservationWrapper.__init__(self, env)
         space = require_flat_box(env, type(self).__name__)
-        if mode not in _MODES:
+        if not isinstance(mode, str) or mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got mode={mode!r}")
         self.mode = mode
         self.indices = _normalise_indices(indices, space.shape[0])
@@ -158,8 +158,41 @@ def supported_velocity_ids() -> list[str]:
     return sorted([*VELOCITY_INDICES, *MUJOCO_VELOCITY_INDICES])
 
 
+def _check_env_matches_id(env: gym.Env, env_id: str) -> None:
+    """Raise ``ValueError`` if ``env`` is not an env of ``env_id``: its table would mask the wrong components.
+
+    The wrapped env must be an instance of the class ``env_id`` is registered with (so an env registered under another
+    id, with the same class, is accepted); an id whose entry point is not a class is checked against ``env.spec.id``.
+    """
+    actual = env.spec.id if env.spec is not None else None
+    if actual == env_id:
+        return
+    try:
+        creator = gym.envs.registration.load_env_creator(gym.spec(env_id).entry_point)
+    except Exception:  # not registered, or its simulator is not installed: nothing to compare the class with
+        creator = None
+    if isinstance(creator, type):
+        if isinstance(env.unwrapped, creator):
+            return
+        found = type(env.unwrapped).__name__
+    elif actual is None:  # nothing to compare with
+        return
+    else:
+        found = actual
+    raise ValueError(
+        f"env_id={env_id!r} does not match the wrapped env ({found}"
+        + (f", env.spec.id={actual!r}" if actual is not None and found != actual else "")
+        + f"): MaskVelocity would hide the velocity components of {env_id} in another env's observation. "
+        "Pass the wrapped env's own id, or leave env_id=None to use env.spec.id"
+    )
+
+
 def velocity_indices(env: gym.Env, env_id: str | None = None) -> tuple[int, ...]:
-    """Velocity components of ``env``'s observation, looked up by ``env_id`` (default: ``env.spec.id``)."""
+    """Velocity components of ``env``'s observation, looked up by ``env_id`` (default: ``env.spec.id``).
+
+    :raises TypeError: for an ``env_id`` that is not a string
+    :raises ValueError: for an unknown ``env_id``, or one that does not name the wrapped env (see :class:`MaskVelocity`)
+    """
     if env_id is None:
         spec = env.spec
         if spec is None:
@@ -168,6 +201,10 @@ def velocity_indices(env: gym.Env, env_id: str | None = None) -> tuple[int, ...]
                 "(the env was not made with gymnasium.make); pass env_id=... explicitly"
             )
         env_id = spec.id
+    elif not isinstance(env_id, str):
+        raise TypeError(f"env_id must be a Gymnasium env id (a string) or None, got env_id={env_id!r}")
+    if env_id in VELOCITY_INDICES or env_id in MUJOCO_VELOCITY_INDICES:
+        _check_env_matches_id(env, env_id)
     if env_id in VELOCITY_INDICES:
         return VELOCITY_INDICES[env_id]
     if env_id in MUJOCO_VELOCITY_INDICES:
@@ -189,7 +226,9 @@ class MaskVelocity(MaskObservation):
 
     :param env: environment made with ``gymnasium.make`` (so that ``env.spec.id`` names it), or any env with ``env_id``
     :param mode: ``"zero"`` keeps the shape (rl-zoo3 compatible), ``"drop"`` removes the components
-    :param env_id: override the id used for the lookup (default: ``env.spec.id``)
+    :param env_id: override the id used for the lookup (default: ``env.spec.id``); the wrapped env must be an env of
+        that id (an instance of the class it is registered with), else ``ValueError``: the table of another env would
+        hide the wrong components
 
     Example:
         >>> import gymnasium as gym
@@ -206,4 +245,5 @@ class MaskVelocity(MaskObservation):
         # First, as Gymnasium documents: the first call records the arguments, so env.spec holds this class's own
         # (MaskObservation's call below records nothing) and gym.make(env.spec) rebuilds MaskVelocity.
         gym.utils.RecordConstructorArgs.__init__(self, mode=mode, env_id=env_id)
+        require_flat_box(env, type(self).__name__)  # a wrong space first: it says more than a wrong id
         super().__init__(env, indices=velocity_indices(env, env_id), mode=mode)

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rrl_sb3.wrappers._common import SeededNoiseMixin, require_flat_box
+from rrl_sb3.wrappers._common import SeededNoiseMixin, require_bool, require_flat_box
 
 
 class ObservationNoise(SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.utils.RecordConstructorArgs):
@@ -21,9 +21,14 @@ class ObservationNoise(SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any,
     component with nonzero noise becomes unbounded. With ``clip=True`` the noisy observation is clipped to the
     original bounds and the space is unchanged.
 
-    :param env: environment with a one-dimensional ``Box`` observation space
-    :param std: noise standard deviation, a scalar or one value per observation component (finite, >= 0)
-    :param clip: clip the noisy observation to the bounds of ``env.observation_space``
+    The observation space must be floating point: Gaussian noise on an integer (or boolean) observation has no
+    faithful value of the same dtype, so such a space is refused at construction (``TypeError``); convert it first,
+    e.g. with ``gymnasium.wrappers.DtypeObservation(env, np.float32)``.
+
+    :param env: environment with a one-dimensional floating-point ``Box`` observation space
+    :param std: noise standard deviation, a scalar or one value per observation component (finite, >= 0; numbers,
+        not strings or booleans)
+    :param clip: clip the noisy observation to the bounds of ``env.observation_space`` (``True`` or ``False``)
 
     Example:
         >>> import gymnasium as gym
@@ -42,8 +47,17 @@ class ObservationNoise(SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any,
         gym.utils.RecordConstructorArgs.__init__(self, std=std, clip=clip)
         gym.ObservationWrapper.__init__(self, env)
         space = require_flat_box(env, type(self).__name__)
+        if not np.issubdtype(space.dtype, np.floating):
+            raise TypeError(
+                "ObservationNoise needs a floating-point Box observation space, "
+                f"got env.observation_space.dtype={space.dtype}; "
+                "convert it first, e.g. with gymnasium.wrappers.DtypeObservation(env, np.float32)"
+            )
         try:
-            std_array = np.asarray(std, dtype=np.float64)
+            raw = np.asarray(std)
+            if raw.dtype.kind not in "iuf":  # strings, booleans, objects: not a standard deviation
+                raise TypeError
+            std_array = raw.astype(np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"std must be a number or a sequence of numbers, got std={std!r}") from None
         if std_array.ndim > 1 or (std_array.ndim == 1 and std_array.shape[0] != space.shape[0]):
@@ -53,7 +67,7 @@ class ObservationNoise(SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any,
         if not np.all(np.isfinite(std_array)) or np.any(std_array < 0):
             raise ValueError(f"std must be finite and >= 0, got std={std!r}")
         self.std = np.broadcast_to(std_array, space.shape).copy()
-        self.clip = bool(clip)
+        self.clip = require_bool("clip", clip)
         if not self.clip:
             noisy = self.std > 0
             low, high = space.low.copy(), space.high.copy()
