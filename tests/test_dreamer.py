@@ -297,6 +297,7 @@ def test_finite_over_hundreds_of_updates_with_extreme_actions(tmp_path) -> None:
     model = tiny(ExtremeActionEnv(), learning_starts=20, train_ratio=96)
     model.set_logger(configure(str(tmp_path), ["csv"]))
     model.learn(200, log_interval=1)  # 540 updates
+    model.logger.close()
     assert model._n_updates == 540
     assert all(th.isfinite(p).all() for p in model.policy.parameters())
     actions, _ = model.predict(np.zeros((5, 2), dtype=np.float32), deterministic=True)

@@ -241,6 +241,9 @@ def test_registered_env_id_and_policy_names() -> None:
         ({"gru_kwargs": {"bidirectional": True}}, ValueError, "not supported"),
         ({"lstm_hidden_size": 16}, TypeError, "spell it 'gru_hidden_size'"),
         ({"enable_critic_lstm": False, "n_gru": 2}, TypeError, "unexpected keyword argument"),
+        ({"shared_gru": "no"}, ValueError, "shared_gru must be True or False, got shared_gru='no'"),
+        ({"enable_critic_gru": 0}, ValueError, "enable_critic_gru must be True or False"),
+        ({"share_features_extractor": "yes"}, ValueError, "share_features_extractor must be True or False"),
     ],
 )
 def test_invalid_options(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:

@@ -325,6 +325,7 @@ def test_finite_losses_with_actions_at_the_bounds(tmp_path) -> None:
     model = tiny(ExtremeActionEnv(), learning_starts=20, learning_rate=3e-3)
     model.set_logger(configure(str(tmp_path), ["csv"]))
     model.learn(300, log_interval=1)
+    model.logger.close()
     assert model._n_updates == 280
     assert all(th.isfinite(p).all() for p in model.policy.parameters())
     actions, _ = model.predict(np.zeros((5, 2), dtype=np.float32), deterministic=True)

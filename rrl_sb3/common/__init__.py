@@ -1,9 +1,11 @@
-"""Pieces shared by the algorithms: the sequence replay buffer and DreamerV3-style math."""
+"""Pieces shared by the algorithms: the sequence replay buffer, DreamerV3-style math and the finite-value guards."""
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer, SequenceReplayBufferSamples, final_observations
+from rrl_sb3.common.guards import NonFiniteError
 from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, symexp, symlog
 
 __all__ = [
+    "NonFiniteError",
     "ReturnNormalizer",
     "SequenceReplayBuffer",
     "SequenceReplayBufferSamples",

@@ -94,7 +94,9 @@ class SequenceReplayBuffer(ReplayBuffer):
     wrap-around the oldest row of a stream may be mid-episode.
 
     Sampling uses a ``numpy.random.Generator`` owned by the buffer, pickled with it (SB3's ``save_replay_buffer``
-    and ``load_replay_buffer`` resume the same draws). Without ``seed`` it is seeded from NumPy's global random
+    and ``load_replay_buffer`` resume the same draws). A pickle holds only the stored rows of each stream (the
+    arrays are re-allocated at full size when it is loaded), so a saved buffer's size grows with what it holds, not
+    with ``buffer_size``. Without ``seed`` it is seeded from NumPy's global random
     state when the buffer is built, which SB3's ``set_random_seed`` (called with the algorithm's ``seed`` before it
     builds the buffer) makes reproducible; :meth:`seed` reseeds it.
 
@@ -210,6 +212,32 @@ class SequenceReplayBuffer(ReplayBuffer):
         """Bytes held by the preallocated arrays; fixed at construction."""
         arrays = (self.observations, self.prev_actions, self.rewards, self.terminated, self.truncated, self.is_first)
         return sum(a.nbytes for a in arrays)
+
+    # ------------------------------------------------------------------ pickling (save_replay_buffer)
+
+    #: The per-row arrays, ``(capacity, n_envs, ...)``; a pickle holds only their stored rows
+    _ROW_ARRAYS = ("observations", "prev_actions", "rewards", "terminated", "truncated", "is_first")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The buffer's state with only the stored rows of each env's stream (rows ``0 .. n_stored - 1``, which hold
+        every stored row until the stream wraps around), so that ``save_replay_buffer`` writes a file proportional to
+        what is stored, not to ``buffer_size``."""
+        state = self.__dict__.copy()
+        for name in self._ROW_ARRAYS:
+            array = state.pop(name)
+            state[f"_stored_{name}"] = [array[: int(n), env].copy() for env, n in enumerate(self.n_stored)]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the preallocated arrays from the stored rows written by :meth:`__getstate__`."""
+        rows = {name: state.pop(f"_stored_{name}") for name in self._ROW_ARRAYS if f"_stored_{name}" in state}
+        self.__dict__.update(state)
+        for name, streams in rows.items():
+            first = streams[0]
+            array = np.zeros((self.capacity, self.n_envs, *first.shape[1:]), dtype=first.dtype)
+            for env, stored in enumerate(streams):
+                array[: len(stored), env] = stored
+            setattr(self, name, array)
 
     def reset(self) -> None:
         """Forget all stored rows (the arrays are kept); the next row of every stream starts an episode."""

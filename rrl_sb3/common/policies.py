@@ -11,6 +11,8 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 
+from rrl_sb3.common.guards import check_finite_observation
+
 
 class RecurrentStatePolicy(BasePolicy):
     """A policy whose ``predict`` threads a recurrent state, as sb3-contrib's recurrent policies do.
@@ -83,8 +85,11 @@ class RecurrentStatePolicy(BasePolicy):
         :param deterministic: act with the policy's mode instead of sampling
         :return: the actions (in the env's action space) and the new state (see the subclass for its layout;
             ``None`` for a policy without memory)
+        :raises NonFiniteError: if the observation holds NaN or infinite values
+        :raises ValueError: if ``state`` or ``episode_start`` does not fit the number of envs
         """
         self.set_training_mode(False)
+        check_finite_observation(observation)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
         n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
         initial = self.initial_state(n_envs)

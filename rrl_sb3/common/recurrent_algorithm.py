@@ -18,11 +18,13 @@ import torch as th
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.type_aliases import MaybeCallback
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import obs_as_tensor
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer
+from rrl_sb3.common.guards import check_env_step, check_finite_actions, guarded_optimizer_step
 from rrl_sb3.common.policies import RecurrentStatePolicy
+from rrl_sb3.common.utils import check_same_spaces
 
 
 class RecurrentStateCarry:
@@ -33,10 +35,18 @@ class RecurrentStateCarry:
     ``dones`` of each step). ``learn`` starts every env afresh whenever the envs are reset (:meth:`_start_afresh`). The
     state is not saved: a loaded model's envs start new episodes. Tensorboard runs are named after the algorithm
     (``Dreamer_1``, ...) unless ``learn`` is given a ``tb_log_name``.
+
+    **Finite values.** What the envs return is checked (:meth:`_check_env_step`) before it is stored or trained on,
+    the policy's actions before they reach the envs, and every optimizer step goes through :meth:`_optimizer_step`,
+    which never applies a non-finite loss or gradient: with ``on_non_finite="raise"`` (the default) it raises
+    :class:`~rrl_sb3.common.guards.NonFiniteError`, with ``"warn"`` it warns and skips the step; the weights are
+    untouched either way.
     """
 
     policy: RecurrentStatePolicy
     _rnn_state: tuple[th.Tensor, ...] | None = None
+    #: ``"raise"`` or ``"warn"``: what an optimizer step does with a non-finite loss or gradient (see above)
+    on_non_finite: str = "raise"
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_rnn_state"]  # type: ignore[misc]
@@ -58,6 +68,46 @@ class RecurrentStateCarry:
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
 
+    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
+        """SB3's ``set_env``, which first checks the observation space, the action space and the number of envs
+        (``ValueError`` naming every difference; SB3 itself only asserts the number of envs)."""
+        wrapped = self._wrap_env(env, self.verbose)  # type: ignore[attr-defined]
+        check_same_spaces(
+            f"the env {wrapped!r}",
+            wrapped.observation_space,
+            wrapped.action_space,
+            wrapped.num_envs,
+            self.observation_space,  # type: ignore[attr-defined]
+            self.action_space,  # type: ignore[attr-defined]
+            self.n_envs,  # type: ignore[attr-defined]
+        )
+        super().set_env(wrapped, force_reset)  # type: ignore[misc]
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """SB3's ``load``; a truncated, corrupted or foreign file, or an ``env`` whose spaces differ from the saved
+        model's, raises one ``ValueError`` naming the file and what was expected."""
+        try:
+            return super().load(  # type: ignore[misc]
+                path, env, device, custom_objects, print_system_info, force_reset, **kwargs
+            )
+        except FileNotFoundError:
+            raise
+        except Exception as error:
+            raise ValueError(
+                f"could not load a {cls.__name__} from {path} (expected a file written by {cls.__name__}.save): "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
     def _start_afresh(self) -> None:
         """Forget the episodes in progress: every env starts from the policy's initial state."""
         env = self.env  # type: ignore[attr-defined]
@@ -71,7 +121,32 @@ class RecurrentStateCarry:
         with th.no_grad():
             obs = obs_as_tensor(self._last_obs, device)  # type: ignore[attr-defined]
             starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=device)  # type: ignore[attr-defined]
-            return self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+            action, state = self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+        check_finite_actions(self.num_timesteps, action)  # type: ignore[attr-defined]
+        return action, state
+
+    def _check_env_step(
+        self, new_obs: np.ndarray | dict[str, np.ndarray], rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]
+    ) -> None:
+        """Raise :class:`~rrl_sb3.common.guards.NonFiniteError` naming the env, the step and the field if a VecEnv step
+        returned a non-finite observation, reward or terminal observation (the original values under VecNormalize,
+        whose clipping would hide an infinite one)."""
+        vec_normalize = getattr(self, "_vec_normalize_env", None)
+        if vec_normalize is not None:
+            new_obs, rewards = vec_normalize.get_original_obs(), vec_normalize.get_original_reward()
+        check_env_step(self.num_timesteps, new_obs, rewards, dones, infos)  # type: ignore[attr-defined]
+
+    def _optimizer_step(
+        self,
+        optimizer: th.optim.Optimizer,
+        loss: th.Tensor,
+        parameters: Any,
+        max_grad_norm: float | None,
+        name: str,
+    ) -> th.Tensor | None:
+        """``zero_grad; backward; clip_grad_norm_; step``, skipped on a non-finite loss or gradient (see
+        :func:`~rrl_sb3.common.guards.guarded_optimizer_step`); returns the gradient norm, ``None`` when skipped."""
+        return guarded_optimizer_step(optimizer, loss, parameters, max_grad_norm, name, self.on_non_finite)
 
 
 class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):
@@ -102,6 +177,7 @@ class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):
         dones: np.ndarray,
         infos: list[dict[str, Any]],
     ) -> None:
+        self._check_env_step(new_obs, reward, dones, infos)  # before anything of this step is stored
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
         self._last_episode_starts = dones  # the next step of a done env starts a new episode: reset its state
 
@@ -120,23 +196,40 @@ class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):
 
     def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
         """Load a replay buffer saved by ``save_replay_buffer``; it must be a :class:`SequenceReplayBuffer` built for
-        this model's number of envs and observation space (a failed load leaves the model's buffer as it was).
+        this model's number of envs, observation space and action space (a failed load leaves the model's buffer as
+        it was, and its error names the file and what differs).
 
         :param path: path of the pickle file
         :param truncate_last_traj: end the episode in progress in every stream as truncated, as a new ``learn`` call
             (which resets the envs) would
         """
         previous = self.replay_buffer
-        super().load_replay_buffer(path, truncate_last_traj=False)
+        try:
+            super().load_replay_buffer(path, truncate_last_traj=False)
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # a truncated, corrupted or foreign file: name it
+            self.replay_buffer = previous
+            raise ValueError(
+                f"{path} is not a replay buffer saved by save_replay_buffer (expected a pickled SequenceReplayBuffer): "
+                f"{type(error).__name__}: {error}"
+            ) from error
         buffer = self.replay_buffer
         if not isinstance(buffer, SequenceReplayBuffer):
             self.replay_buffer = previous
             raise TypeError(f"{path} does not hold a SequenceReplayBuffer, got {type(buffer).__name__}")
-        if buffer.n_envs != self.n_envs or buffer.observation_space != self.observation_space:
-            self.replay_buffer = previous
-            raise ValueError(
-                f"the replay buffer in {path} was built for {buffer.n_envs} envs and {buffer.observation_space}, "
-                f"this model has {self.n_envs} envs and {self.observation_space}"
+        try:
+            check_same_spaces(
+                f"the replay buffer in {path} (built for {buffer.n_envs} envs)",
+                buffer.observation_space,
+                buffer.action_space,
+                buffer.n_envs,
+                self.observation_space,
+                self.action_space,
+                self.n_envs,
             )
+        except ValueError:
+            self.replay_buffer = previous
+            raise
         if truncate_last_traj:
             buffer.truncate_last_episodes()

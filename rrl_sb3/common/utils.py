@@ -101,17 +101,26 @@ def one_of(*choices: Any) -> Check:
 
 
 IN_UNIT_INTERVAL = Check(lambda v: is_number(v) and 0.0 < v <= 1.0, "in (0, 1]")
+IN_CLOSED_UNIT_INTERVAL = Check(lambda v: is_number(v) and 0.0 <= v <= 1.0, "in [0, 1]")
 NON_NEGATIVE = Check(lambda v: is_number(v) and bool(np.isfinite(v)) and v >= 0, "a finite number >= 0")
 POSITIVE = Check(lambda v: is_number(v) and bool(np.isfinite(v)) and v > 0, "a positive number")
 BOOLEAN = Check(lambda v: isinstance(v, bool), "True or False")
 LEARNING_RATE = Check(lambda v: callable(v) or POSITIVE.ok(v), "a positive number or a schedule")
+ON_NON_FINITE = one_of("raise", "warn")
 
 
-def check_hyperparameters(owner: Any, checks: Mapping[str, Check]) -> None:
-    """Raise ``ValueError`` naming the first attribute of ``owner`` that breaks its rule, and its value."""
+def check_hyperparameters(owner: Any, checks: Mapping[str, Check], prefix: str = "") -> None:
+    """Raise ``ValueError`` naming the first attribute of ``owner`` (or key, if ``owner`` is a mapping, e.g. a policy's
+    keyword arguments) that breaks its rule, and its value.
+
+    :param owner: an object whose attributes, or a mapping whose keys, are checked
+    :param checks: the rule of each attribute or key
+    :param prefix: what the message puts before the name (e.g. ``"policy_kwargs "``)
+    """
     for name, check in checks.items():
-        value = getattr(owner, name)
-        require(name, value, check.ok(value), check.what)
+        value = owner[name] if isinstance(owner, Mapping) else getattr(owner, name)
+        if not check.ok(value):
+            raise ValueError(f"{prefix}{name} must be {check.what}, got {name}={value!r}")
 
 
 def check_flat_spaces(
@@ -129,3 +138,42 @@ def check_flat_spaces(
         raise ValueError(f"{algo} supports flat Box and Discrete action spaces, got {action_space!r}")
     if finite_action_bounds and flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
         raise ValueError(f"{algo} needs finite bounds on a Box action space, got {action_space!r}")
+
+
+def space_differences(expected: spaces.Space, got: spaces.Space) -> list[str]:
+    """What differs between two spaces (type, shape, dtype, bounds, ``n``, ``start``), as ``"<what> <got> != <expected>"``
+    phrases; empty if they are equal."""
+    if expected == got:
+        return []
+    if type(expected) is not type(got):
+        return [f"type {type(got).__name__} != {type(expected).__name__} ({got!r} != {expected!r})"]
+    found = []
+    for attr in ("shape", "dtype", "n", "start", "nvec", "low", "high"):
+        a, b = getattr(got, attr, None), getattr(expected, attr, None)
+        if a is None and b is None:
+            continue
+        if np.shape(a) != np.shape(b) or not np.array_equal(np.asarray(a), np.asarray(b)):
+            found.append(f"{attr} {a!r} != {b!r}")
+    return found or [f"{got!r} != {expected!r}"]
+
+
+def check_same_spaces(
+    source: str,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    n_envs: int | None,
+    expected_observation_space: spaces.Space,
+    expected_action_space: spaces.Space,
+    expected_n_envs: int | None,
+) -> None:
+    """Raise ``ValueError`` naming ``source`` and every difference (observation space, action space, ``n_envs``) between
+    what ``source`` holds and what the model expects; ``n_envs=None`` on either side skips that comparison.
+
+    :param source: what is checked, for the message (e.g. ``"the replay buffer in buffer.pkl"``)
+    """
+    problems = [f"observation space {d}" for d in space_differences(expected_observation_space, observation_space)]
+    problems += [f"action space {d}" for d in space_differences(expected_action_space, action_space)]
+    if n_envs is not None and expected_n_envs is not None and n_envs != expected_n_envs:
+        problems.append(f"n_envs {n_envs} != {expected_n_envs}")
+    if problems:
+        raise ValueError(f"{source} does not fit this model (found != expected): " + "; ".join(problems))

@@ -16,7 +16,9 @@ from rrl_sb3.common.buffers import SequenceReplayBuffer
 from rrl_sb3.common.recurrent_algorithm import RecurrentOffPolicyAlgorithm
 from rrl_sb3.common.utils import (
     IN_UNIT_INTERVAL,
+    LEARNING_RATE,
     NON_NEGATIVE,
+    ON_NON_FINITE,
     POSITIVE,
     at_least,
     check_hyperparameters,
@@ -72,6 +74,8 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param verbose: 0 silent, 1 training information, 2 debug
     :param seed: random seed
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param on_non_finite: what an update does with a non-finite loss or gradient: ``"raise"`` (``NonFiniteError``) or
+        ``"warn"`` (warn and skip that optimizer step); the weights are untouched either way
     :param _init_setup_model: build the networks and the buffer at construction
     """
 
@@ -103,6 +107,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         verbose: int = 0,
         seed: int | None = None,
         device: th.device | str = "auto",
+        on_non_finite: str = "raise",
         _init_setup_model: bool = True,
     ) -> None:
         policy, env = resolve_policy_and_env(
@@ -144,6 +149,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         self.actor_gradient = actor_gradient
         self.slow_critic_tau = slow_critic_tau
         self.max_grad_norm = max_grad_norm
+        self.on_non_finite = on_non_finite
         self._check_hyperparameters()
         self._train_credit = 0.0  # replayed steps earned by env steps and not yet spent on updates
         if _init_setup_model:
@@ -151,8 +157,11 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
 
     def _check_hyperparameters(self) -> None:
         positive_int = at_least(1)
-        checks = dict.fromkeys(("buffer_size", "batch_size", "sequence_length", "horizon"), positive_int)
+        checks = dict.fromkeys(("buffer_size", "batch_size", "horizon"), positive_int)
         checks.update(
+            sequence_length=at_least(2),  # one row holds no transition: nothing to learn dynamics from
+            learning_rate=LEARNING_RATE,
+            on_non_finite=ON_NON_FINITE,
             learning_starts=at_least(0),
             train_ratio=POSITIVE,
             gamma=IN_UNIT_INTERVAL,
@@ -241,7 +250,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         wm_losses, posterior = policy.world_model.loss(
             data.observations.float(), prev_action, data.rewards, data.terminated, data.is_first
         )
-        self._optimize(policy.world_model, wm_losses.total)
+        self._optimize(policy.world_model, wm_losses.total, "world model")
 
         # imagination starts from every replayed posterior state
         start_continue = (1.0 - data.terminated).reshape(-1)
@@ -253,8 +262,8 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             self.actor_gradient,  # type: ignore[arg-type]
         )
         losses = behavior_losses(policy, posterior.flatten(), start_continue, settings)
-        self._optimize(policy.actor, losses.actor)
-        self._optimize(policy.critic, losses.critic)
+        self._optimize(policy.actor, losses.actor, "actor")
+        self._optimize(policy.critic, losses.critic, "critic")
         with th.no_grad():
             for slow, fast in zip(policy.slow_critic.parameters(), policy.critic.parameters(), strict=True):
                 slow.lerp_(fast, self.slow_critic_tau)
@@ -271,9 +280,6 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             "return_scale": losses.scale.item(),
         }
 
-    def _optimize(self, module: th.nn.Module, loss: th.Tensor) -> None:
+    def _optimize(self, module: th.nn.Module, loss: th.Tensor, name: str) -> None:
         optimizer: th.optim.Optimizer = module.optimizer  # type: ignore[assignment]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        th.nn.utils.clip_grad_norm_(module.parameters(), self.max_grad_norm)
-        optimizer.step()
+        self._optimizer_step(optimizer, loss, module.parameters(), self.max_grad_norm, name)

@@ -13,7 +13,14 @@ from torch import nn
 
 from rrl_sb3.common.math import ReturnNormalizer
 from rrl_sb3.common.policies import RecurrentStatePolicy
-from rrl_sb3.common.utils import check_flat_spaces
+from rrl_sb3.common.utils import (
+    IN_CLOSED_UNIT_INTERVAL,
+    NON_NEGATIVE,
+    POSITIVE,
+    check_flat_spaces,
+    check_hyperparameters,
+    one_of,
+)
 from rrl_sb3.dreamer.behavior import Actor, Critic
 from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
 
@@ -34,6 +41,21 @@ class DreamerState(NamedTuple):
     @property
     def latent(self) -> Latent:
         return Latent(self.deter, self.stoch)
+
+
+#: The rules of :class:`DreamerPolicy`'s numeric and choice keyword arguments (the network sizes are checked apart)
+POLICY_KWARG_CHECKS = dict(
+    latent=one_of("categorical", "gaussian"),
+    unimix=IN_CLOSED_UNIT_INTERVAL,
+    latent_min_std=POSITIVE,
+    free_bits=NON_NEGATIVE,
+    dyn_scale=NON_NEGATIVE,
+    rep_scale=NON_NEGATIVE,
+    actor_min_std=POSITIVE,
+    actor_max_std=POSITIVE,
+    actor_lr=POSITIVE,
+    critic_lr=POSITIVE,
+)
 
 
 class DreamerPolicy(RecurrentStatePolicy):
@@ -95,6 +117,15 @@ class DreamerPolicy(RecurrentStatePolicy):
         for name, value in (("hidden", hidden), ("layers", layers), ("deter", deter), ("stoch", stoch), ("classes", classes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "layers" else 1):
                 raise ValueError(f"policy_kwargs {name} must be a positive integer, got {name}={value!r}")
+        values = dict(latent=latent, unimix=unimix, latent_min_std=latent_min_std, free_bits=free_bits)
+        values.update(dyn_scale=dyn_scale, rep_scale=rep_scale, actor_min_std=actor_min_std, actor_max_std=actor_max_std)
+        values.update(actor_lr=actor_lr, critic_lr=critic_lr)
+        check_hyperparameters(values, POLICY_KWARG_CHECKS, prefix="policy_kwargs ")
+        if actor_min_std >= actor_max_std:
+            raise ValueError(
+                f"policy_kwargs actor_min_std must be smaller than actor_max_std={actor_max_std!r}, "
+                f"got actor_min_std={actor_min_std!r}"
+            )
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])  # type: ignore[union-attr]

@@ -42,6 +42,16 @@ and meet them at four points:
    occurs somewhere in the batch, the sequence is cut only at the time steps where some environment starts an episode
    and each piece goes through ``nn.GRU`` in one call. The minibatch sequences of ``RecurrentRolloutBuffer`` begin at
    episode starts, so a training minibatch is a single GRU call.
+
+Finite values
+-------------
+
+sb3-contrib owns RecurrentPPO's collection and update, so the GRU policies guard what they see: a non-finite
+observation given to ``forward`` (every collection step) or to ``predict`` raises
+:class:`~rrl_sb3.common.guards.NonFiniteError` before anything is acted upon. Not covered (sb3-contrib's code, which the
+policy never sees): a non-finite *reward* reaching the rollout buffer, and a non-finite loss or gradient in
+``RecurrentPPO.train``. Wrap the env in SB3's ``VecCheckNan`` for those; Dreamer, RecurrentSAC and REINFORCE check
+rewards, losses and gradients themselves.
 """
 
 from __future__ import annotations
@@ -66,7 +76,9 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
+from rrl_sb3.common.guards import check_finite_observation
 from rrl_sb3.common.recurrent import rnn_unroll
+from rrl_sb3.common.utils import BOOLEAN, check_hyperparameters
 
 #: ``(hidden, placeholder)``: the GRU hidden state and an all-zero tensor of the same shape standing in for an LSTM cell.
 GruStatePair = tuple[th.Tensor, th.Tensor]
@@ -131,6 +143,8 @@ def _check_gru_options(
     for name, value in (("gru_hidden_size", gru_hidden_size), ("n_gru_layers", n_gru_layers)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    flags = dict(shared_gru=shared_gru, enable_critic_gru=enable_critic_gru, share_features_extractor=share_features_extractor)
+    check_hyperparameters(flags, dict.fromkeys(flags, BOOLEAN))  # a string such as "no" is not False
     if shared_gru and enable_critic_gru:
         raise ValueError(
             "shared_gru=True and enable_critic_gru=True exclude each other: the critic either reads the actor's GRU "
@@ -409,6 +423,7 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         :param deterministic: Whether to sample or use deterministic actions
         :return: action, value, log probability of the action, and the new states
         """
+        check_finite_observation(obs)  # RecurrentPPO collects through forward: no non-finite observation is acted on
         latent_pi, latent_vf, states = self._latents(obs, lstm_states, episode_starts)
         values = self.value_net(latent_vf)
         distribution = self._get_action_dist_from_latent(latent_pi)
@@ -498,6 +513,7 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         :return: the action and the next state ``(hidden, zeros)`` as numpy arrays
         """
         self.set_training_mode(False)
+        check_finite_observation(observation)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
         first = next(iter(obs_tensor.values())) if isinstance(obs_tensor, dict) else obs_tensor
         n_envs = first.shape[0]
@@ -506,15 +522,17 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         if state is None:
             hidden = np.zeros(expected, dtype=np.float32)
         else:
-            if len(state) != 2 or tuple(np.shape(state[0])) != expected:
-                shapes = [tuple(np.shape(s)) for s in state]
+            if not isinstance(state, (tuple, list)) or len(state) != 2 or any(tuple(np.shape(s)) != expected for s in state):
+                shapes = [tuple(np.shape(s)) for s in state] if isinstance(state, (tuple, list)) else np.shape(state)
                 raise ValueError(
                     f"state must be the (hidden, placeholder) pair returned by predict, each of shape "
-                    f"(n_gru_layers, n_envs, gru_hidden_size) = {expected}; got {len(state)} array(s) of shapes {shapes}"
+                    f"(n_gru_layers, n_envs, gru_hidden_size) = {expected}; got shapes {shapes}"
                 )
             hidden = state[0]
         if episode_start is None:
             episode_start = np.zeros(n_envs, dtype=np.float32)
+        if np.size(episode_start) != n_envs:
+            raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
 
         with th.no_grad():
             hidden_t = th.as_tensor(np.asarray(hidden), dtype=th.float32, device=self.device)

@@ -19,7 +19,7 @@ from torch import nn
 
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
-from rrl_sb3.common.utils import check_flat_spaces
+from rrl_sb3.common.utils import check_flat_spaces, is_number
 
 RnnType = Literal["gru", "lstm"]
 
@@ -81,6 +81,8 @@ class ReinforcePolicy(RecurrentStatePolicy):
             isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in net_arch
         ):
             raise ValueError(f"policy_kwargs net_arch must be a list of layer sizes >= 1, got net_arch={net_arch!r}")
+        if not (is_number(log_std_init) and np.isfinite(log_std_init)):
+            raise ValueError(f"policy_kwargs log_std_init must be a finite number, got log_std_init={log_std_init!r}")
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
         self.rnn_type: RnnType | None = rnn_type  # type: ignore[assignment]
         self.rnn_hidden_size = int(rnn_hidden_size)

@@ -15,12 +15,14 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import update_learning_rate
 from stable_baselines3.common.vec_env import VecEnv
 
+from rrl_sb3.common.guards import report_non_finite
 from rrl_sb3.common.recurrent_algorithm import RecurrentStateCarry
 from rrl_sb3.common.utils import (
     BOOLEAN,
     IN_UNIT_INTERVAL,
     LEARNING_RATE,
     NON_NEGATIVE,
+    ON_NON_FINITE,
     POSITIVE,
     at_least,
     check_hyperparameters,
@@ -138,6 +140,8 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
     :param verbose: 0 silent, 1 training information, 2 debug
     :param seed: random seed
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param on_non_finite: what an update does with a non-finite loss or gradient: ``"raise"`` (``NonFiniteError``) or
+        ``"warn"`` (warn and skip that optimizer step); the weights are untouched either way
     :param _init_setup_model: build the networks at construction
     """
 
@@ -166,6 +170,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         verbose: int = 0,
         seed: int | None = None,
         device: th.device | str = "auto",
+        on_non_finite: str = "raise",
         _init_setup_model: bool = True,
     ) -> None:
         policy, env = resolve_policy_and_env(
@@ -195,6 +200,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         self.n_episodes = n_episodes
         self.baseline = baseline
         self.normalize_returns = normalize_returns
+        self.on_non_finite = on_non_finite
         self._check_hyperparameters()
         self._running: list[dict[str, list[Any]]] = []  # per env: the episode being collected
         self._complete: list[Episode] = []  # complete episodes not yet used for an update
@@ -204,6 +210,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
     def _check_hyperparameters(self) -> None:
         checks = dict(n_episodes=at_least(1), gamma=IN_UNIT_INTERVAL, ent_coef=NON_NEGATIVE, vf_coef=NON_NEGATIVE)
         checks.update(max_grad_norm=POSITIVE, baseline=BOOLEAN, normalize_returns=BOOLEAN, learning_rate=LEARNING_RATE)
+        checks.update(on_non_finite=ON_NON_FINITE)
         check_hyperparameters(self, checks)
 
     def _setup_model(self) -> None:
@@ -250,6 +257,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
             callback.update_locals(locals())
             if not callback.on_step():
                 return False
+            self._check_env_step(new_obs, rewards, dones, infos)  # before anything of this step is stored
             self._update_info_buffer(infos, dones)
 
             actions_np = actions.cpu().numpy()
@@ -338,6 +346,14 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
             last = values.detach()[data["lengths"], th.arange(batch, device=self.device)]
             final_values = last * scale + shift  # back to return units
         returns = monte_carlo_returns(data["rewards"], data["lengths"], self.gamma, data["truncated"], final_values)
+        if not bool(th.isfinite(returns[data["mask"]]).all()):
+            # before the running return statistics take them in: the policy and its statistics stay untouched
+            report_non_finite(
+                "non-finite returns in the batch of episodes: the policy update was skipped and its weights and "
+                "return statistics are unchanged",
+                self.on_non_finite,
+            )
+            return
         if self.normalize_returns:
             self._update_return_stats(returns[data["mask"]])
             targets = (returns - policy.return_mean) / th.sqrt(policy.return_var + 1e-8)
@@ -351,10 +367,9 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         entropy_mean = (entropy * mask).sum() / n_valid
         loss = policy_loss + self.vf_coef * value_loss - self.ent_coef * entropy_mean
 
-        policy.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = th.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
-        policy.optimizer.step()
+        grad_norm = self._optimizer_step(policy.optimizer, loss, policy.parameters(), self.max_grad_norm, "policy")
+        if grad_norm is None:  # skipped (on_non_finite="warn"): nothing was learned from this batch
+            return
         self._n_updates += 1
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")

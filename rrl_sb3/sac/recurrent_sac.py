@@ -18,6 +18,7 @@ from rrl_sb3.common.utils import (
     IN_UNIT_INTERVAL,
     LEARNING_RATE,
     NON_NEGATIVE,
+    ON_NON_FINITE,
     POSITIVE,
     at_least,
     check_hyperparameters,
@@ -159,6 +160,8 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
     :param verbose: 0 silent, 1 training information, 2 debug
     :param seed: random seed
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param on_non_finite: what an update does with a non-finite loss or gradient: ``"raise"`` (``NonFiniteError``) or
+        ``"warn"`` (warn and skip that optimizer step); the weights are untouched either way
     :param _init_setup_model: build the networks and the buffer at construction
     """
 
@@ -191,6 +194,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         verbose: int = 0,
         seed: int | None = None,
         device: th.device | str = "auto",
+        on_non_finite: str = "raise",
         _init_setup_model: bool = True,
     ) -> None:
         policy, env = resolve_policy_and_env(
@@ -225,6 +229,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         self.target_entropy = target_entropy
         self.target_update_interval = target_update_interval
         self.max_grad_norm = max_grad_norm
+        self.on_non_finite = on_non_finite
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Optimizer | None = None
         self._check_hyperparameters()
@@ -241,6 +246,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
             tau=IN_UNIT_INTERVAL,
             gradient_steps=at_least(-1),
             learning_rate=LEARNING_RATE,
+            on_non_finite=ON_NON_FINITE,
         )
         check_hyperparameters(self, checks)
         if self.burn_in >= self.sequence_length - 1:
@@ -379,12 +385,8 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         per_row = losses.ent_coef * losses.log_prob - q_pi
         return th.where(losses.actor_mask, per_row, 0.0).sum() / losses.n_actor
 
-    def _step(self, module: th.nn.Module, optimizer: th.optim.Optimizer, loss: th.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.max_grad_norm is not None:
-            th.nn.utils.clip_grad_norm_(module.parameters(), self.max_grad_norm)
-        optimizer.step()
+    def _step(self, module: th.nn.Module, optimizer: th.optim.Optimizer, loss: th.Tensor, name: str) -> None:
+        self._optimizer_step(optimizer, loss, module.parameters(), self.max_grad_norm, name)
 
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         """Run ``gradient_steps`` updates of the critics, the actor, the entropy coefficient and the targets."""
@@ -403,13 +405,11 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
             losses = self.compute_losses(data)
             if losses.ent_coef_loss is not None:
                 assert self.ent_coef_optimizer is not None
-                self.ent_coef_optimizer.zero_grad(set_to_none=True)
-                losses.ent_coef_loss.backward()
-                self.ent_coef_optimizer.step()
+                self._optimizer_step(self.ent_coef_optimizer, losses.ent_coef_loss, [self.log_ent_coef], None, "ent_coef")
                 metrics.setdefault("ent_coef_loss", []).append(losses.ent_coef_loss.item())
-            self._step(self.critic, self.critic.optimizer, losses.critic)
+            self._step(self.critic, self.critic.optimizer, losses.critic, "critic")
             actor_loss = self.actor_loss(losses)
-            self._step(self.actor, self.actor.optimizer, actor_loss)
+            self._step(self.actor, self.actor.optimizer, actor_loss, "actor")
             if gradient_step % self.target_update_interval == 0:
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
             log_prob = th.where(losses.actor_mask, losses.log_prob.detach(), 0.0).sum() / losses.n_actor

@@ -1,0 +1,181 @@
+"""Finite-value guards shared by the algorithms: nothing non-finite is stored, trained on, or acted upon.
+
+One NaN observation or reward, once in a replay buffer or a batch of episodes, turns every parameter it reaches into
+NaN. These checks stop it at the boundary, with an error naming where it came from:
+
+- :func:`check_env_step` checks what a VecEnv returned on one step (observations, rewards, the terminal observations
+  of finished episodes) before the algorithm stores it;
+- :func:`check_finite_actions` checks the actions a policy chose before they are sent to the envs;
+- :func:`check_finite_observation` checks the observations given to ``predict``;
+- :func:`guarded_optimizer_step` takes an optimizer step only if the loss and the gradient norm are finite: otherwise
+  it leaves the weights untouched and raises (``"raise"``) or warns (``"warn"``) and skips the step.
+
+The checks only read the values: they draw no random numbers and change no computation, so a run on finite data gives
+the same numbers with or without them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch as th
+
+#: What a guarded optimizer step does with a non-finite loss or gradient
+NON_FINITE_MODES = ("raise", "warn")
+
+
+class NonFiniteError(ValueError):
+    """A non-finite (NaN or infinite) value where a finite one is needed: an env's output, an action, a loss."""
+
+
+def _bad_rows(values: Any) -> np.ndarray:
+    """Indices along the first axis of ``values`` whose entries are not all finite (non-float arrays are finite)."""
+    array = np.asarray(values)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating)):
+        return np.zeros(0, dtype=np.int64)
+    finite = np.isfinite(array)
+    if finite.all():
+        return np.zeros(0, dtype=np.int64)
+    if array.ndim == 0:
+        return np.zeros(1, dtype=np.int64)
+    return np.flatnonzero(~finite.reshape(len(array), -1).all(axis=1))
+
+
+def _raise(field: str, env: int, step: int, value: Any, what: str) -> None:
+    raise NonFiniteError(
+        f"env {env} returned a non-finite {field} at step {step} (num_timesteps): {field}={np.asarray(value)!r}; "
+        f"{what}. Check the env (e.g. with stable_baselines3.common.vec_env.VecCheckNan) or clip its outputs."
+    )
+
+
+def check_env_step(
+    step: int,
+    observations: Any,
+    rewards: Any,
+    dones: Any = None,
+    infos: Sequence[dict[str, Any]] | None = None,
+    what: str = "nothing from this step was stored or trained on",
+) -> None:
+    """Raise :class:`NonFiniteError` naming the env, the step and the field if a VecEnv step returned a non-finite
+    observation, reward or terminal observation.
+
+    :param step: the step to name (the algorithm's ``num_timesteps``)
+    :param observations: ``(n_envs, ...)`` observations returned by ``VecEnv.step`` (or the original, unnormalised ones)
+    :param rewards: ``(n_envs,)`` rewards
+    :param dones: ``(n_envs,)`` done flags; with ``infos``, the terminal observation of every done env is checked too
+    :param infos: the infos returned by ``VecEnv.step``
+    :param what: what the error says happened to the step's data
+    """
+    for field, values in (("observation", observations), ("reward", rewards)):
+        bad = _bad_rows(values)
+        if len(bad):
+            env = int(bad[0])
+            _raise(field, env, step, np.asarray(values)[env] if np.ndim(values) else values, what)
+    if dones is None or infos is None:
+        return
+    for env in np.flatnonzero(np.asarray(dones)):
+        terminal = infos[env].get("terminal_observation")
+        if terminal is not None and not isinstance(terminal, dict) and len(_bad_rows(np.asarray(terminal)[None])):
+            _raise("terminal_observation", int(env), step, terminal, what)
+
+
+def check_finite_actions(step: int, actions: th.Tensor | np.ndarray) -> None:
+    """Raise :class:`NonFiniteError` naming the env and the step if the policy chose a non-finite action (its weights
+    or its input are no longer finite); the action is not sent to the env.
+
+    :param step: the step to name (the algorithm's ``num_timesteps``)
+    :param actions: ``(n_envs, ...)`` actions as the policy returned them
+    """
+    if isinstance(actions, th.Tensor):
+        if not actions.is_floating_point() or bool(th.isfinite(actions).all()):
+            return
+        actions = actions.detach().cpu().numpy()
+    bad = _bad_rows(actions)
+    if len(bad):
+        env = int(bad[0])
+        raise NonFiniteError(
+            f"the policy chose a non-finite action for env {env} at step {step} (num_timesteps): "
+            f"action={np.asarray(actions)[env]!r}; it was not sent to the env (are the policy's weights finite?)"
+        )
+
+
+def check_finite_observation(observation: Any) -> None:
+    """Raise :class:`NonFiniteError` if an observation given to ``predict`` is not finite, naming the envs.
+
+    :param observation: an observation or a batch of them (arrays, or a dict of arrays)
+    """
+    parts = observation.items() if isinstance(observation, dict) else (("", observation),)
+    for key, value in parts:
+        if isinstance(value, th.Tensor):
+            if not value.is_floating_point() or bool(th.isfinite(value).all()):
+                continue
+            value = value.detach().cpu().numpy()
+        array = np.asarray(value)
+        if not (np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all()):
+            continue
+        rows = _bad_rows(array[None] if array.ndim <= 1 else array).tolist()
+        name = f"observation[{key!r}]" if key else "observation"
+        raise NonFiniteError(
+            f"{name} must be finite, got NaN or infinite values (in row(s) {rows} of an array of shape {array.shape})"
+        )
+
+
+def check_non_finite_mode(value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of :data:`NON_FINITE_MODES`."""
+    if value not in NON_FINITE_MODES:
+        raise ValueError(f"on_non_finite must be 'raise' or 'warn', got on_non_finite={value!r}")
+
+
+def guarded_optimizer_step(
+    optimizer: th.optim.Optimizer,
+    loss: th.Tensor,
+    parameters: Iterable[th.Tensor],
+    max_grad_norm: float | None,
+    name: str,
+    on_non_finite: str = "raise",
+) -> th.Tensor | None:
+    """Zero the gradients, backpropagate ``loss``, clip the gradient norm (if ``max_grad_norm``), and step the optimizer
+    only if the loss and the gradient norm are finite.
+
+    Otherwise the gradients are dropped, the weights (and the optimizer's state) are left untouched, and the step
+    raises :class:`NonFiniteError` (``on_non_finite="raise"``) or warns with a ``RuntimeWarning`` and skips
+    (``"warn"``). On finite values it computes exactly what ``zero_grad; backward; clip_grad_norm_; step`` computes.
+
+    :param optimizer: the optimizer of ``parameters``
+    :param loss: the scalar loss
+    :param parameters: the parameters whose gradients are clipped and checked
+    :param max_grad_norm: clipping norm, or ``None`` for no clipping
+    :param name: what the loss trains, for the message (e.g. ``"actor"``)
+    :param on_non_finite: ``"raise"`` or ``"warn"``
+    :return: the gradient norm (before clipping), or ``None`` if the step was skipped
+    """
+    params = list(parameters)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm is not None:
+        norm = th.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    else:
+        grads = [p.grad for p in params if p.grad is not None]
+        norm = th.nn.utils.get_total_norm(grads) if grads else th.zeros(())
+    loss_ok, norm_ok = bool(th.isfinite(loss.detach()).all()), bool(th.isfinite(norm))
+    if loss_ok and norm_ok:
+        optimizer.step()
+        return norm
+    optimizer.zero_grad(set_to_none=True)
+    report_non_finite(
+        f"non-finite {name} {'loss' if not loss_ok else 'gradient'} (loss={loss.detach().cpu().tolist()!r}, "
+        f"gradient norm={float(norm)!r}): the {name} optimizer step was skipped and its weights are unchanged",
+        on_non_finite,
+    )
+    return None
+
+
+def report_non_finite(message: str, on_non_finite: str = "raise") -> None:
+    """Raise :class:`NonFiniteError` with ``message`` (``on_non_finite="raise"``), or warn with it (``"warn"``)."""
+    if on_non_finite == "warn":
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        return
+    raise NonFiniteError(message + " (pass on_non_finite='warn' to warn and skip such steps instead)")
