@@ -36,6 +36,26 @@ CRITIC_VARIANTS: dict[str, dict[str, bool]] = {
 }
 
 
+# Tiny models, fast enough for many tests: the contract tests and each algorithm's own tests build from these.
+DREAMER_TINY = dict(
+    policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
+    batch_size=4,
+    sequence_length=8,
+    horizon=5,
+    learning_starts=40,
+    train_ratio=32,
+    device="cpu",
+)
+
+SAC_TINY = dict(
+    policy_kwargs=dict(rnn_hidden_size=16, embed_dim=8, net_arch=[16]),
+    batch_size=4,
+    sequence_length=8,
+    learning_starts=30,
+    device="cpu",
+)
+
+
 class ExtremeActionEnv(gym.Env):
     """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
 

@@ -36,6 +36,8 @@ from rrl_sb3.reinforce import ReinforceGruPolicy, ReinforceLstmPolicy, Reinforce
 from rrl_sb3.sac import RecurrentSACPolicy
 from tests.checks import (
     CRITIC_VARIANTS,
+    DREAMER_TINY,
+    SAC_TINY,
     assert_eval_callback_and_evaluate,
     assert_logs_and_checkpoints,
     assert_nested_equal,
@@ -202,15 +204,6 @@ def gru_ppo_reloaded(model: BaseAlgorithm, loaded: BaseAlgorithm, tmp_path: Path
 
 # --- the entries ----------------------------------------------------------------------------------------------------
 
-DREAMER_TINY = dict(
-    policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
-    batch_size=4,
-    sequence_length=8,
-    horizon=5,
-    learning_starts=40,
-    train_ratio=32,
-    device="cpu",
-)
 DREAMER_LOG_KEYS = ("train/model_loss", "train/actor_loss", "train/critic_loss", "train/kl", "train/entropy",
                     "train/return_scale", "rollout/ep_rew_mean")  # fmt: skip
 DREAMER_MEMORY = dict(
@@ -226,13 +219,6 @@ DREAMER_MEMORY = dict(
     gamma=0.9,
 )
 
-SAC_TINY = dict(
-    policy_kwargs=dict(rnn_hidden_size=16, embed_dim=8, net_arch=[16]),
-    batch_size=4,
-    sequence_length=8,
-    learning_starts=30,
-    device="cpu",
-)
 SAC_LOG_KEYS = ("train/actor_loss", "train/critic_loss", "train/ent_coef", "train/ent_coef_loss", "train/entropy",
                 "train/q_mean", "train/n_updates", "rollout/ep_rew_mean", "time/fps")  # fmt: skip
 SAC_MEMORY = dict(

@@ -19,17 +19,9 @@ from rrl_sb3.dreamer import world_model as world_model_module
 from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.dreamer.world_model import RSSM, Latent
 from rrl_sb3.envs import MemoryCueDiscrete
-from tests.checks import ExtremeActionEnv
+from tests.checks import DREAMER_TINY, ExtremeActionEnv
 
-TINY = dict(
-    policy_kwargs=dict(hidden=32, layers=1, deter=32, stoch=4, classes=4),
-    batch_size=4,
-    sequence_length=8,
-    horizon=5,
-    learning_starts=40,
-    train_ratio=32,
-    device="cpu",
-)
+TINY = DREAMER_TINY
 
 
 def tiny(env, **kwargs) -> Dreamer:

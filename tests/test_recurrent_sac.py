@@ -18,15 +18,9 @@ from rrl_sb3.common.buffers import SequenceReplayBufferSamples
 from rrl_sb3.envs import MemoryCueContinuous
 from rrl_sb3.sac import RecurrentSACPolicy, sequence_masks, soft_td_targets
 from rrl_sb3.sac.policies import SquashedGaussian
-from tests.checks import ExtremeActionEnv
+from tests.checks import SAC_TINY, ExtremeActionEnv
 
-TINY = dict(
-    policy_kwargs=dict(rnn_hidden_size=16, embed_dim=8, net_arch=[16]),
-    batch_size=4,
-    sequence_length=8,
-    learning_starts=30,
-    device="cpu",
-)
+TINY = SAC_TINY
 
 
 def tiny(env, **kwargs) -> RecurrentSAC:

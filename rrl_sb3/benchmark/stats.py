@@ -126,12 +126,8 @@ def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold
     >>> steps_to_threshold([2000, 4000, 6000], [-900.0, -150.0, -300.0], -200.0)
     4000
 
-    :param steps: env steps of the evaluations, increasing
-    :param returns: the mean return of each evaluation
-    :param threshold: the return to reach
+    (:func:`first_reaching` on the env-step axis.)
     """
-    if len(steps) != len(returns):
-        raise ValueError(f"steps and returns must have the same length, got {len(steps)} and {len(returns)}")
     step = first_reaching(steps, returns, threshold)
     return None if step is None else int(step)
 
