@@ -17,11 +17,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[all]"
 	touch $@
 
+# RecurrentPPO with the GRU policy solves CartPole without velocities; memoryless PPO beside it (about 2 minutes).
 demo: setup
 	$(BIN)/python examples/recurrent_ppo_cartpole_novel.py
 
-# The README's quick comparison: Dreamer vs RecurrentPPO (LSTM and GRU) on rrl_sb3/PendulumNoVel-v1, 2 seeds, about
-# 16 minutes on 2 idle cores from a fresh clone (measured); prints the table, writes report.md and the plot into runs/compare/ (re-running skips finished runs).
+# The README's quick comparison: Dreamer vs RecurrentPPO (LSTM and GRU, rl-zoo3's tuned settings) on
+# rrl_sb3/PendulumNoVel-v1, 2 seeds, every run with the same CPU budget (180 s of training); prints the tables (per env
+# step and per CPU second), writes report.md and the plot into runs/compare/ (re-running skips finished runs).
 compare: setup
 	$(BIN)/rrl-bench run benchmarks/suites/quick_comparison.yml --results runs/compare
 
