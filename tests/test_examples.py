@@ -18,6 +18,7 @@ TINY_ARGS = {
     "dreamer_pendulum_novel.py": ["--timesteps", "1100"],
     "reinforce_cartpole_novel.py": ["--timesteps", "2000"],
     "recurrent_sac_pendulum_novel.py": ["--steps", "1100"],
+    "resume_exactly.py": ["--timesteps", "300", "--save-freq", "100"],
     "run_small_suite.py": ["--steps", "256", "--eval-freq", "128", "--workers", "2"],
 }
 

@@ -1,17 +1,21 @@
-"""Pieces shared by the algorithms: the sequence replay buffer, DreamerV3-style math and the finite-value guards."""
+"""Pieces shared by the algorithms: the sequence replay buffer, DreamerV3-style math, the finite-value guards and
+exact checkpoints."""
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer, SequenceReplayBufferSamples, final_observations
+from rrl_sb3.common.checkpoints import ResumableCheckpointCallback, latest_checkpoint
 from rrl_sb3.common.guards import NonFiniteError
 from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, symexp, symlog
 
 __all__ = [
     "NonFiniteError",
+    "ResumableCheckpointCallback",
     "ReturnNormalizer",
     "SequenceReplayBuffer",
     "SequenceReplayBufferSamples",
     "TwoHotBins",
     "final_observations",
     "lambda_returns",
+    "latest_checkpoint",
     "symexp",
     "symlog",
 ]

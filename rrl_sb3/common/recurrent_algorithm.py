@@ -10,6 +10,7 @@ and a :class:`~rrl_sb3.common.buffers.SequenceReplayBuffer` (Dreamer and Recurre
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 from typing import Any
 
@@ -22,6 +23,16 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import obs_as_tensor
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer
+from rrl_sb3.common.checkpoints import (
+    MODEL_FILE,
+    REPLAY_BUFFER_FILE,
+    RESUME_FILE,
+    read_resume_state,
+    restore_env_state,
+    restore_random_states,
+    to_device,
+    write_resume_state,
+)
 from rrl_sb3.common.guards import check_env_step, check_finite_actions, guarded_optimizer_step
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.utils import check_same_spaces
@@ -33,7 +44,8 @@ class RecurrentStateCarry:
     While collecting, ``_rnn_state`` holds the state of every env; :meth:`_policy_step` steps the policy with it and
     resets the state of the envs whose episode starts (``_last_episode_starts``, which the algorithm sets to the
     ``dones`` of each step). ``learn`` starts every env afresh whenever the envs are reset (:meth:`_start_afresh`). The
-    state is not saved: a loaded model's envs start new episodes. Tensorboard runs are named after the algorithm
+    state is not saved by ``save`` (a loaded model's envs start new episodes); :meth:`save_checkpoint` saves it with
+    everything else an exact resume needs (:mod:`rrl_sb3.common.checkpoints`). Tensorboard runs are named after the algorithm
     (``Dreamer_1``, ...) unless ``learn`` is given a ``tb_log_name``.
 
     **Finite values.** What the envs return is checked (:meth:`_check_env_step`) before it is stored or trained on,
@@ -47,6 +59,8 @@ class RecurrentStateCarry:
     _rnn_state: tuple[th.Tensor, ...] | None = None
     #: ``"raise"`` or ``"warn"``: what an optimizer step does with a non-finite loss or gradient (see above)
     on_non_finite: str = "raise"
+    #: attributes that ``save`` leaves out and a checkpoint keeps (the collection state between two rounds)
+    _carried_attributes: tuple[str, ...] = ("_rnn_state",)
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_rnn_state"]  # type: ignore[misc]
@@ -107,6 +121,73 @@ class RecurrentStateCarry:
                 f"could not load a {cls.__name__} from {path} (expected a file written by {cls.__name__}.save): "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Save what resuming this run exactly needs into the directory ``path``: the model (``model.zip``), the replay
+        buffer of an off-policy algorithm (``replay_buffer.pkl``) and ``resume.pkl``: the random states, the state of
+        the VecEnv and its envs, and the carried recurrent state (see :mod:`rrl_sb3.common.checkpoints`).
+
+        Call it between two rounds of collection (as :class:`~rrl_sb3.common.checkpoints.ResumableCheckpointCallback`
+        does) or outside ``learn``. ``resume.pkl`` is written last, so a directory without it is incomplete.
+
+        :param path: directory of the checkpoint (created if needed)
+        :return: the directory
+        :raises ValueError: if the envs are stepped in other processes (``SubprocVecEnv``) or cannot be pickled
+        """
+        if self.env is None:  # type: ignore[attr-defined]
+            raise ValueError("save_checkpoint needs the model's env: a checkpoint holds its state")
+        directory = pathlib.Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        resume = directory / RESUME_FILE
+        resume.unlink(missing_ok=True)  # the directory is incomplete until it is written again
+        self.save(directory / MODEL_FILE)  # type: ignore[attr-defined]
+        if getattr(self, "replay_buffer", None) is not None:
+            self.save_replay_buffer(directory / REPLAY_BUFFER_FILE)  # type: ignore[attr-defined]
+        partial = directory / (RESUME_FILE + ".partial")
+        write_resume_state(partial, self, {name: getattr(self, name) for name in self._carried_attributes})
+        os.replace(partial, resume)
+        return directory
+
+    @classmethod
+    def load_checkpoint(
+        cls, path: str | os.PathLike[str], env: GymEnv, device: th.device | str = "auto", **kwargs: Any
+    ) -> Any:
+        """Load a checkpoint of :meth:`save_checkpoint` onto ``env`` to resume its run exactly::
+
+            model = Dreamer.load_checkpoint(path, env=make_the_same_env())
+            model.learn(total_timesteps - model.num_timesteps, reset_num_timesteps=False)
+
+        ``env`` must be built as the checkpointed one was (same VecEnv stack, same spaces); its state (the episodes
+        in progress, the envs' random generators, VecNormalize's statistics) is replaced by the checkpointed one, and
+        the random states of Python, NumPy, PyTorch and the action space are restored last.
+
+        :param path: the checkpoint's directory
+        :param env: the env to resume on (a ``DummyVecEnv``, possibly wrapped, or one env that SB3 wraps in one)
+        :param device: torch device of the loaded model
+        :param kwargs: attributes to change on load, as in ``load``
+        :raises ValueError: if the directory is not a complete checkpoint of this algorithm, or ``env`` differs
+        """
+        if path is None:
+            raise ValueError("load_checkpoint got path=None (latest_checkpoint returns None when there is no checkpoint)")
+        directory = pathlib.Path(path)
+        if env is None:
+            raise ValueError("load_checkpoint needs the env to resume on (built as the checkpointed one was)")
+        if not (directory / RESUME_FILE).is_file():
+            raise ValueError(f"{directory} is not a complete checkpoint: no {RESUME_FILE} (written last by save_checkpoint)")
+        state = read_resume_state(directory / RESUME_FILE, cls.__name__)
+        model = cls.load(directory / MODEL_FILE, env=env, device=device, force_reset=False, **kwargs)
+        if model.num_timesteps != state["num_timesteps"]:
+            raise ValueError(
+                f"{directory}: {MODEL_FILE} is at {model.num_timesteps} env steps, {RESUME_FILE} at "
+                f"{state['num_timesteps']}: files of different checkpoints"
+            )
+        if (directory / REPLAY_BUFFER_FILE).is_file():
+            model.load_replay_buffer(directory / REPLAY_BUFFER_FILE, truncate_last_traj=False)
+        restore_env_state(model.env, state["env"], str(directory))
+        for name, value in state["carried"].items():
+            setattr(model, name, to_device(value, model.device))
+        restore_random_states(model, state["random"])  # last: loading draws from them
+        return model
 
     def _start_afresh(self) -> None:
         """Forget the episodes in progress: every env starts from the policy's initial state."""

@@ -222,6 +222,8 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         self.policy = self.policy.to(self.device)
         self.rollout_buffer = None  # type: ignore[assignment]  # whole episodes are kept instead (_complete)
 
+    _carried_attributes = ("_rnn_state", "_running", "_complete")  # a checkpoint keeps the episodes in progress
+
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_running", "_complete"]
 
