@@ -8,7 +8,7 @@ import torch as th
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, symexp, symlog
+from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, replay_lambda_returns, symexp, symlog
 
 FAST = settings(max_examples=60, deadline=None)
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -122,6 +122,67 @@ def test_two_hot_bins_are_a_buffer_and_arguments_are_checked():
 
 def column(values):
     return th.tensor(values, dtype=th.float64).reshape(-1, 1)
+
+
+def test_raw_two_hot_predicts_the_mean_of_a_spread_of_targets():
+    """Trained on a spread of targets, a two-hot head's optimum is the average of their encodings: in raw space its
+    prediction is their mean; in symlog space it is below (Jensen), which left Dreamer's critic far under its targets."""
+    targets = th.tensor([10.0, 100.0, -3.0, 2500.0])
+    raw, symlog_bins = TwoHotBins(space="raw"), TwoHotBins()
+    optimum = raw.encode(targets).mean(0)
+    assert raw.decode(optimum.log()).item() == pytest.approx(targets.mean().item(), rel=1e-6)
+    assert symlog_bins.decode(symlog_bins.encode(targets).mean(0).log()).item() < 0.5 * targets.mean().item()
+    # and gradient descent on the cross-entropy gets there
+    logits = th.zeros(255, requires_grad=True)
+    optimizer = th.optim.Adam([logits], lr=0.1)
+    for _ in range(500):
+        optimizer.zero_grad()
+        raw.loss(logits.expand(4, 255), targets).mean().backward()
+        optimizer.step()
+    assert raw.decode(logits.detach()).item() == pytest.approx(targets.mean().item(), rel=1e-2)
+
+
+@FAST
+@given(st.lists(finite, min_size=1, max_size=20))
+def test_raw_two_hot_round_trip(values):
+    bins = TwoHotBins(space="raw")
+    y = th.tensor(values, dtype=th.float64)
+    decoded = bins.double().decode(th.log(bins.encode(y)))
+    assert th.allclose(decoded, y.clamp(bins.bins[0], bins.bins[-1]), rtol=1e-6, atol=1e-6)
+
+
+def test_raw_two_hot_bins_are_antisymmetric_and_a_uniform_head_predicts_zero():
+    for num_bins in (255, 256, 5):
+        bins = TwoHotBins(space="raw", num_bins=num_bins)
+        assert th.equal(bins.bins, -bins.bins.flip(0))
+        assert bins.bins[-1].item() == pytest.approx(symexp(th.tensor(20.0, dtype=th.float64)).item(), rel=1e-6)
+        assert bins.decode(th.zeros(3, num_bins)).tolist() == [0.0, 0.0, 0.0]  # exactly, despite bins of 5e8
+    assert TwoHotBins(space="raw", low=-1.0, high=3.0).decode(th.zeros(255)).item() > 0.0  # asymmetric: plain sum
+    with pytest.raises(ValueError, match="space must be 'symlog' or 'raw', got space='log'"):
+        TwoHotBins(space="log")
+
+
+def test_replay_lambda_returns_hand_computed():
+    """One sequence of 6 rows: an episode ending in a termination at row 2, a new one starting at row 3 and cut by
+    a time limit at row 4 (a truncation, which bootstraps), a third starting at row 5."""
+    rewards = th.tensor([[0.0, 1.0, 2.0, 0.0, 3.0, 0.0]], dtype=th.float64)  # r_{t-1}, 0 at episode starts
+    terminated = th.tensor([[0, 0, 1, 0, 0, 0]], dtype=th.float64)
+    last = th.tensor([[0, 0, 1, 0, 1, 0]], dtype=th.float64)
+    boot = th.tensor([[5.0, 6.0, 7.0, 8.0, 9.0, 10.0]], dtype=th.float64)  # imagined return from each row
+    # gamma = 0.9, lam = 0.5:
+    # R_4 (row 4 ends its episode; masked by the loss): r'=0, next row 5 is not last -> 0 + 0.9 * (0.5 * 10 + 0.5 * 10) = 9
+    # R_3: r'=3, row 4 is last (truncated, not terminal) -> lam_3 = 0: 3 + 0.9 * 9 = 11.1
+    # R_2 (masked): r'=0 + 0.9 * (0.5 * 8 + 0.5 * 11.1) = 8.595
+    # R_1: r'=2, row 2 terminal -> 2 + 0 = 2
+    # R_0: r'=1, row 1 continues -> 1 + 0.9 * (0.5 * 6 + 0.5 * 2) = 4.6
+    returns = replay_lambda_returns(rewards, terminated, last, boot, gamma=0.9, lam=0.5)
+    assert returns.shape == (1, 5)
+    assert returns.flatten().tolist() == pytest.approx([4.6, 2.0, 8.595, 11.1, 9.0])
+    with pytest.raises(ValueError, match="last must have the shape of rewards"):
+        replay_lambda_returns(rewards, terminated, last[:, :3], boot, gamma=0.9, lam=0.5)
+    with pytest.raises(ValueError, match="lam as a tensor must have the shape of rewards"):
+        ones = th.ones(3, 1)
+        lambda_returns(ones, ones, ones, th.ones(1), gamma=0.9, lam=th.ones(2, 1))
 
 
 def test_lambda_returns_hand_computed():

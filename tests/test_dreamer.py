@@ -176,6 +176,42 @@ def test_returns_bootstrap_with_critic_and_continue(monkeypatch: pytest.MonkeyPa
     assert out.returns.item() == pytest.approx(1 + 0.9 * 0.5 * 10)
 
 
+def test_replay_value_loss_on_real_rewards_is_weighted_into_the_critic_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    kwargs = {**TINY["policy_kwargs"], "twohot_space": "raw"}
+    model = tiny(short_pendulum(steps=6), replay_value_scale=0.3, policy_kwargs=kwargs)
+    model.learn(80)
+    policy = model.policy
+    assert model.logger.name_to_value["train/replay_value_loss"] > 0
+    data = model.replay_buffer.sample(4, 8)
+    _, posterior = policy.world_model.loss(
+        data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+    )
+    replay = behavior_module.ReplayTargets.from_batch(posterior.features, data)
+    # Pendulum's time limit truncates: every chunk of 8 rows crosses an episode end (6 steps = 7 rows per episode)
+    ends = th.maximum(data.truncated, data.terminated)
+    ends[:, :-1] = th.maximum(ends[:, :-1], data.is_first[:, 1:])
+    assert th.equal(replay.last, ends) and (replay.last.sum(1) >= 1).all()
+    assert not replay.features.requires_grad  # the replay loss trains the critic only
+    captured = {}
+    real = behavior_module.replay_lambda_returns
+
+    def spy(rewards, terminated, last, bootstrap, gamma, lam):
+        captured.update(rewards=rewards, bootstrap=bootstrap)
+        return real(rewards, terminated, last, bootstrap, gamma, lam)
+
+    monkeypatch.setattr(behavior_module, "replay_lambda_returns", spy)
+    settings = behavior_module.BehaviorSettings(5, 0.99, 0.95, 0.0, "dynamics", replay_value_scale=0.3)
+    start, start_continue = posterior.flatten(), (1.0 - data.terminated).reshape(-1)
+    th.manual_seed(0)
+    with_replay = behavior_module.behavior_losses(policy, start, start_continue, settings, replay)
+    th.manual_seed(0)
+    without = behavior_module.behavior_losses(policy, start, start_continue, settings._replace(replay_value_scale=0.0), replay)
+    assert th.equal(captured["rewards"], data.rewards)  # the real rewards, not the reward head's
+    assert captured["bootstrap"].shape == data.rewards.shape
+    assert without.replay_value.item() == 0.0 and with_replay.replay_value.item() > 0.0
+    assert with_replay.critic.item() == pytest.approx(without.critic.item() + 0.3 * with_replay.replay_value.item(), rel=1e-5)
+
+
 # --- defect 5 and terminated vs truncated -------------------------------------------------------------------------
 
 

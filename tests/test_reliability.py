@@ -232,11 +232,24 @@ BAD_ARGUMENTS: dict[str, list[tuple[str, Any]]] = {
         ("dyn_scale", -1.0),
         ("rep_scale", float("nan")),
         ("latent", "discrete"),
+        ("twohot_space", "log"),
+        ("replay_value_scale", -0.3),
+        ("replay_value_scale", float("nan")),
     ],
     "RecurrentSAC": [("learning_rate", 0), ("sequence_length", 1), ("on_non_finite", "skip"), ("gamma", float("nan"))],
     "REINFORCE": [("learning_rate", 0), ("on_non_finite", True), ("gamma", 2), ("max_grad_norm", float("nan"))],
 }
-POLICY_KWARGS = {"unimix", "free_bits", "actor_min_std", "actor_max_std", "latent_min_std", "dyn_scale", "rep_scale", "latent"}
+POLICY_KWARGS = {
+    "unimix",
+    "free_bits",
+    "actor_min_std",
+    "actor_max_std",
+    "latent_min_std",
+    "dyn_scale",
+    "rep_scale",
+    "latent",
+    "twohot_space",
+}
 
 
 @pytest.mark.parametrize(

@@ -38,19 +38,30 @@ def symexp(x: th.Tensor) -> th.Tensor:
 
 
 class TwoHotBins(nn.Module):
-    """Two-hot regression over bins placed uniformly in symlog space (DreamerV3's reward and value heads).
+    """Two-hot regression over bins spaced uniformly in symlog space (DreamerV3's reward and value heads).
 
-    A scalar target ``y`` is encoded as a distribution over ``num_bins`` bins: ``symlog(y)``, clamped to
-    ``[low, high]``, is split between its two neighbouring bins in proportion to its distance from each
-    (a bin hit exactly gets all the mass). A head outputs ``num_bins`` logits; its prediction is the
-    expected bin under ``softmax(logits)``, mapped back through :func:`symexp`. Training uses the
-    cross-entropy between the logits and the two-hot target.
+    A head outputs ``num_bins`` logits; its prediction is the expectation of the bins under
+    ``softmax(logits)``, and it is trained with the cross-entropy between the logits and the two-hot encoding
+    of the target: the target is split between its two neighbouring bins in proportion to its distance from each
+    (a bin hit exactly gets all the mass; targets beyond the outer bins are clamped to them). ``space`` says where
+    the interpolation and the expectation happen:
 
-    The bin centres are a buffer, so ``.to(device)`` moves them and they are stored in the ``state_dict``.
+    - ``"symlog"``: bins at ``linspace(low, high)`` in symlog space; the target is ``symlog(y)`` and the prediction
+      ``symexp(E[bin])``. A head trained on a spread of targets then predicts *less* than their mean (Jensen: for
+      targets 10 and 100 in equal parts, 32.3 rather than 55).
+    - ``"raw"``: bins at ``symexp(linspace(low, high))``, interpolation and expectation in the original scale, as
+      DreamerV3's current code does: the prediction of a head trained on a spread of targets is their mean. With
+      symmetric bounds (``low == -high``) the bins are exactly antisymmetric and the expectation is summed in pairs
+      of opposite bins, so uniform probabilities (a zero-initialised head) predict exactly 0 despite bins up to
+      ``symexp(20)`` (about ``5e8``).
+
+    The bin values (in the space of ``space``) are a buffer: ``.to(device)`` moves them and they are in the
+    ``state_dict``.
 
     :param low: lowest bin, in symlog space (``-20`` covers returns down to about ``-5e8``)
     :param high: highest bin, in symlog space
     :param num_bins: number of bins, at least 2
+    :param space: ``"symlog"`` or ``"raw"`` (see above)
 
     Example:
         >>> import torch as th
@@ -62,23 +73,43 @@ class TwoHotBins(nn.Module):
         [[0.0, 0.0, 1.0, 0.0, 0.0]]
         >>> bins.encode(th.tensor([100.0])).tolist()  # symlog(100) = 4.6 is clamped to the last bin
         [[0.0, 0.0, 0.0, 0.0, 1.0]]
+        >>> raw = TwoHotBins(space="raw")  # the mean of a spread of targets, not below it
+        >>> probs = raw.encode(th.tensor([10.0, 100.0])).mean(0)
+        >>> round(raw.decode(probs.log()).item(), 3), round(TwoHotBins().decode(TwoHotBins().encode(
+        ...     th.tensor([10.0, 100.0])).mean(0).log()).item(), 1)
+        (55.0, 32.3)
     """
 
     bins: th.Tensor
 
-    def __init__(self, low: float = -20.0, high: float = 20.0, num_bins: int = 255) -> None:
+    def __init__(self, low: float = -20.0, high: float = 20.0, num_bins: int = 255, space: str = "symlog") -> None:
         super().__init__()
         if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 2:
             raise ValueError(f"num_bins must be an integer >= 2, got num_bins={num_bins!r}")
         if not float(low) < float(high):
             raise ValueError(f"low must be smaller than high, got low={low!r}, high={high!r}")
+        if space not in ("symlog", "raw"):
+            raise ValueError(f"space must be 'symlog' or 'raw', got space={space!r}")
         self.low = float(low)
         self.high = float(high)
         self.num_bins = num_bins
-        self.register_buffer("bins", th.linspace(self.low, self.high, num_bins, dtype=th.float32))
+        self.space = space
+        # symexp in float64 before rounding the raw bins; the symlog bins are float32's linspace
+        points = th.linspace(self.low, self.high, num_bins, dtype=th.float64 if space == "raw" else th.float32)
+        self.symmetric = space == "raw" and self.low == -self.high
+        if space == "raw":
+            points = symexp(points)
+            if self.symmetric:  # exactly antisymmetric, whatever the rounding of linspace and expm1
+                half = points[: num_bins // 2]
+                middle = th.zeros(num_bins % 2, dtype=th.float64)
+                points = th.cat([half, middle, -half.flip(0)])
+        self.register_buffer("bins", points.to(th.float32))
+
+    def _to_space(self, y: th.Tensor) -> th.Tensor:
+        return symlog(y) if self.space == "symlog" else y
 
     def encode(self, y: th.Tensor) -> th.Tensor:
-        """Two-hot distribution of ``symlog(y)`` over the bins.
+        """Two-hot distribution of ``y`` over the bins (of ``symlog(y)`` in symlog space).
 
         :param y: targets of any shape ``(...)``, in the original (not symlog) scale
         :return: probabilities of shape ``(..., num_bins)``; each row sums to 1 and has at most two
@@ -86,7 +117,7 @@ class TwoHotBins(nn.Module):
         """
         y = y.detach()
         bins = self.bins.to(y.dtype)
-        x = symlog(y).clamp(self.low, self.high)
+        x = th.minimum(th.maximum(self._to_space(y), bins[0]), bins[-1])
         # Index of the bin at or below x; the last bin pairs with the one before it.
         below = (th.searchsorted(bins, x.contiguous(), right=True) - 1).clamp(0, self.num_bins - 2)
         above = below + 1
@@ -97,14 +128,23 @@ class TwoHotBins(nn.Module):
         return probs
 
     def decode(self, logits: th.Tensor) -> th.Tensor:
-        """Prediction of a two-hot head: ``symexp(sum(softmax(logits) * bins))``.
+        """Prediction of a two-hot head: the expected bin under ``softmax(logits)``, in the original scale.
 
         :param logits: unnormalised scores of shape ``(..., num_bins)``
         :return: predictions of shape ``(...)``, in the original scale
         """
         self._check_logits(logits)
         probs = th.softmax(logits, dim=-1)
-        return symexp((probs * self.bins.to(probs.dtype)).sum(dim=-1))
+        bins = self.bins.to(probs.dtype)
+        if self.space == "symlog":
+            return symexp((probs * bins).sum(dim=-1))
+        if not self.symmetric:
+            return (probs * bins).sum(dim=-1)
+        # Bins i and n-1-i are opposite: sum (p_upper - p_lower) * b_upper, exactly 0 for a uniform distribution.
+        n = self.num_bins
+        upper = bins[(n + 1) // 2 :]
+        difference = probs[..., (n + 1) // 2 :] - probs[..., : n // 2].flip(-1)
+        return (difference * upper).sum(dim=-1)
 
     def loss(self, logits: th.Tensor, target: th.Tensor) -> th.Tensor:
         """Cross-entropy between the head's logits and the two-hot encoding of ``target``.
@@ -129,7 +169,7 @@ class TwoHotBins(nn.Module):
             )
 
     def extra_repr(self) -> str:
-        return f"low={self.low}, high={self.high}, num_bins={self.num_bins}"
+        return f"low={self.low}, high={self.high}, num_bins={self.num_bins}, space={self.space!r}"
 
 
 def lambda_returns(
@@ -138,7 +178,7 @@ def lambda_returns(
     continues: th.Tensor,
     bootstrap: th.Tensor,
     gamma: float,
-    lam: float,
+    lam: float | th.Tensor,
 ) -> th.Tensor:
     """TD(lambda) returns of a time-major trajectory ``s_0, s_1, ..., s_T``.
 
@@ -168,7 +208,9 @@ def lambda_returns(
     :param continues: ``c_t`` in ``[0, 1]``, shape ``(T, ...)``
     :param bootstrap: ``v_T``, shape ``(...)``
     :param gamma: discount factor in ``[0, 1]``
-    :param lam: lambda in ``[0, 1]``, the weight of the longer returns
+    :param lam: lambda in ``[0, 1]``, the weight of the longer returns; or one per step, ``lam_t``, shape ``(T, ...)``
+        (a step with ``lam_t = 0`` bootstraps with ``v_{t+1}`` only: where an episode's last step cuts the
+        recursion, see :func:`replay_lambda_returns`)
     :return: ``R_0 ... R_{T-1}``, shape ``(T, ...)``; gradients flow to all inputs (detach what should not learn)
 
     Example:
@@ -190,20 +232,67 @@ def lambda_returns(
         )
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got gamma={gamma!r}")
-    if not 0.0 <= lam <= 1.0:
+    if isinstance(lam, th.Tensor):
+        if lam.shape != rewards.shape:
+            raise ValueError(f"lam as a tensor must have the shape of rewards {tuple(rewards.shape)}, got {tuple(lam.shape)}")
+    elif not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must be in [0, 1], got lam={lam!r}")
 
     discounts = gamma * continues.to(rewards.dtype)
     # v_{t+1} for every step: the next value in the sequence, then the bootstrap.
     next_values = th.cat([values[1:], bootstrap.unsqueeze(0)], dim=0)
-    partial = rewards + discounts * (1.0 - lam) * next_values
+    step_lam = lam.to(rewards.dtype) if isinstance(lam, th.Tensor) else None
+    partial = rewards + discounts * (1.0 - (lam if step_lam is None else step_lam)) * next_values
     returns = []
     ret = bootstrap
     for t in reversed(range(rewards.shape[0])):
-        ret = partial[t] + discounts[t] * lam * ret
+        ret = partial[t] + discounts[t] * (lam if step_lam is None else step_lam[t]) * ret
         returns.append(ret)
     # Built as a list (no in-place writes) so autograd works through the recursion.
     return th.stack(returns[::-1], dim=0)
+
+
+def replay_lambda_returns(
+    rewards: th.Tensor, terminated: th.Tensor, last: th.Tensor, bootstrap: th.Tensor, gamma: float, lam: float
+) -> th.Tensor:
+    """TD(lambda) returns of replayed sequences, bootstrapped at every step with a value from imagination.
+
+    DreamerV3's replay value loss: the critic also regresses, on the posterior states of real sequences, the
+    lambda-returns of the real rewards and terminations, where the value of each next state is ``bootstrap``,
+    the imagined return from it. Batch-major, in the replay buffer's layout (row ``t`` holds ``o_t``, the reward
+    ``r_{t-1}`` received on arriving there, and whether ``o_t`` is terminal or the last of its episode)::
+
+        R_t = r_t' + gamma * (1 - terminated_{t+1}) * ((1 - lam_t) * b_{t+1} + lam_t * R_{t+1}),   R_{L-1} = b_{L-1}
+        r_t' = rewards[t + 1],   lam_t = lam * (1 - last_{t+1})
+
+    so the recursion stops at the end of an episode (the return of its last transition is its reward plus the
+    discounted bootstrap, zero if it terminated) and never reaches into the next episode. The return of a row
+    that is itself the last of an episode is meaningless: callers mask it (weight ``1 - last_t``).
+
+    :param rewards: ``(B, L)``, row ``t`` the reward received on arriving at ``o_t``
+    :param terminated: ``(B, L)``, 1 where ``o_t`` is terminal
+    :param last: ``(B, L)``, 1 where ``o_t`` ends its episode (terminal or truncated)
+    :param bootstrap: ``(B, L)``, the value of each ``o_t`` (the imagined return from its posterior state)
+    :param gamma: discount factor
+    :param lam: lambda in ``[0, 1]``
+    :return: ``R_0 ... R_{L-2}``, shape ``(B, L - 1)``, for the rows that have a next row
+    """
+    if rewards.ndim != 2 or rewards.shape[1] < 2:
+        raise ValueError(f"rewards must be (batch, length >= 2), got shape {tuple(rewards.shape)}")
+    for name, tensor in (("terminated", terminated), ("last", last), ("bootstrap", bootstrap)):
+        if tensor.shape != rewards.shape:
+            raise ValueError(f"{name} must have the shape of rewards {tuple(rewards.shape)}, got {tuple(tensor.shape)}")
+    dtype = rewards.dtype
+    step_lam = lam * (1.0 - last[:, 1:].to(dtype))
+    returns = lambda_returns(
+        rewards[:, 1:].T,
+        bootstrap[:, :-1].T,  # "v_t" of lambda_returns; only v_1 ... (the next states' values) enter the returns
+        (1.0 - terminated[:, 1:].to(dtype)).T,
+        bootstrap[:, -1],
+        gamma,
+        step_lam.T,
+    )
+    return returns.T
 
 
 class ReturnNormalizer(nn.Module):

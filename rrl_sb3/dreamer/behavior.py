@@ -8,7 +8,8 @@ import torch as th
 import torch.nn.functional as F
 from torch import nn
 
-from rrl_sb3.common.math import TwoHotBins, lambda_returns
+from rrl_sb3.common.buffers import SequenceReplayBufferSamples
+from rrl_sb3.common.math import TwoHotBins, lambda_returns, replay_lambda_returns
 from rrl_sb3.dreamer.world_model import Latent, WorldModel, mlp, sample_one_hot
 
 if TYPE_CHECKING:
@@ -95,12 +96,15 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Value ``v(h_t, z_t)`` as a two-hot distribution over symlog bins (robust to the scale of the returns)."""
+    """Value ``v(h_t, z_t)`` as a two-hot distribution over symlog-spaced bins (robust to the scale of the returns).
 
-    def __init__(self, feature_dim: int, hidden: int = 256, layers: int = 2) -> None:
+    :param twohot_space: where the two-hot interpolation and expectation happen (:class:`TwoHotBins`)
+    """
+
+    def __init__(self, feature_dim: int, hidden: int = 256, layers: int = 2, twohot_space: str = "symlog") -> None:
         super().__init__()
         self.net = mlp(feature_dim, 255, hidden, layers, zero_init_output=True)
-        self.bins = TwoHotBins()
+        self.bins = TwoHotBins(space=twohot_space)
 
     def forward(self, features: th.Tensor) -> th.Tensor:
         """Logits over the bins."""
@@ -154,6 +158,7 @@ class BehaviorSettings(NamedTuple):
     :param entropy_coef: weight of the actor's entropy bonus
     :param actor_gradient: ``"reinforce"`` or ``"dynamics"``
     :param slow_critic_reg: weight of the critic's regulariser towards its slow copy
+    :param replay_value_scale: weight of the critic's loss on replayed sequences (0: imagination only)
     """
 
     horizon: int
@@ -162,11 +167,36 @@ class BehaviorSettings(NamedTuple):
     entropy_coef: float
     actor_gradient: ActorGradient
     slow_critic_reg: float = 1.0
+    replay_value_scale: float = 0.0
+
+
+class ReplayTargets(NamedTuple):
+    """What the replay value loss needs from a batch of replayed sequences, batch-major ``(B, L, ...)``.
+
+    :param features: posterior features ``[h, z]`` of every row (no gradient reaches the world model)
+    :param rewards: reward received on arriving at each row
+    :param terminated: 1 where the row is terminal
+    :param last: 1 where the row ends its episode (terminal, truncated, or followed by an episode start)
+    """
+
+    features: th.Tensor
+    rewards: th.Tensor
+    terminated: th.Tensor
+    last: th.Tensor
+
+    @classmethod
+    def from_batch(cls, features: th.Tensor, batch: SequenceReplayBufferSamples) -> ReplayTargets:
+        """The targets of a replayed batch; a row ends its episode where it is terminal or truncated, or where the
+        next row starts another episode."""
+        ends = th.maximum(batch.terminated, batch.truncated)
+        ends = th.cat([th.maximum(ends[:, :-1], batch.is_first[:, 1:]), ends[:, -1:]], dim=1)
+        return cls(features.detach(), batch.rewards, batch.terminated, ends)
 
 
 class BehaviorLosses(NamedTuple):
     actor: th.Tensor
-    critic: th.Tensor
+    critic: th.Tensor  # imagination and replay value losses together
+    replay_value: th.Tensor  # the replay value loss alone (0 when off), for the logs
     entropy: th.Tensor
     returns: th.Tensor
     value: th.Tensor
@@ -174,7 +204,11 @@ class BehaviorLosses(NamedTuple):
 
 
 def behavior_losses(
-    policy: DreamerPolicy, start: Latent, start_continue: th.Tensor, settings: BehaviorSettings
+    policy: DreamerPolicy,
+    start: Latent,
+    start_continue: th.Tensor,
+    settings: BehaviorSettings,
+    replay: ReplayTargets | None = None,
 ) -> BehaviorLosses:
     """Actor and critic losses on imagined trajectories (DreamerV3).
 
@@ -184,10 +218,17 @@ def behavior_losses(
     returns divided by the percentile scale of :class:`ReturnNormalizer`, plus ``entropy_coef`` times its entropy;
     the critic regresses the returns (two-hot) and is regularised towards its slow (EMA) copy.
 
+    With ``replay`` (the sequences the start states were replayed from, ``start`` being their rows flattened) and
+    ``settings.replay_value_scale > 0``, the critic also regresses, on the replayed states, the lambda-returns of
+    the real rewards bootstrapped at every step with the imagined return from the next state
+    (:func:`~rrl_sb3.common.math.replay_lambda_returns`; DreamerV3's replay value loss, weight 0.3 there), with
+    the same regulariser; rows that end an episode are left out.
+
     :param policy: the world model, actor, critic, slow critic and return normaliser
     :param start: posterior states to imagine from, flattened to ``(N, ...)``
     :param start_continue: ``1 - terminated`` of the start states, ``(N,)``
-    :param settings: horizon, discount, lambda, entropy weight and actor gradient
+    :param settings: horizon, discount, lambda, entropy weight, actor gradient and the loss weights
+    :param replay: the replayed sequences, for the replay value loss
     """
     world_model, critic, gamma = policy.world_model, policy.critic, settings.gamma
     with_grad = settings.actor_gradient == "dynamics"
@@ -218,6 +259,34 @@ def behavior_losses(
         slow_target = policy.slow_critic.value(critic_feats)
     critic_loss = critic.bins.loss(logits, target) + settings.slow_critic_reg * critic.bins.loss(logits, slow_target)
     critic_loss = (weights * critic_loss).mean()
+    replay_loss = th.zeros((), device=critic_loss.device)
+    if replay is not None and settings.replay_value_scale > 0:
+        replay_loss = _replay_value_loss(policy, replay, returns[0].detach(), settings)
+        critic_loss = critic_loss + settings.replay_value_scale * replay_loss
     return BehaviorLosses(
-        actor_loss, critic_loss, entropy.mean().detach(), returns.mean().detach(), values.mean().detach(), scale
+        actor_loss,
+        critic_loss,
+        replay_loss.detach(),
+        entropy.mean().detach(),
+        returns.mean().detach(),
+        values.mean().detach(),
+        scale,
     )
+
+
+def _replay_value_loss(
+    policy: DreamerPolicy, replay: ReplayTargets, imagined_return: th.Tensor, settings: BehaviorSettings
+) -> th.Tensor:
+    """The critic's two-hot loss on replayed states (see :func:`behavior_losses`); ``imagined_return`` is the
+    lambda-return of the first imagined step from each replayed state, ``(B * L,)``."""
+    critic = policy.critic
+    bootstrap = imagined_return.reshape(replay.rewards.shape)
+    targets = replay_lambda_returns(
+        replay.rewards, replay.terminated, replay.last, bootstrap, settings.gamma, settings.lambda_
+    )
+    feats = replay.features[:, :-1].detach()
+    logits = critic(feats)
+    with th.no_grad():
+        slow_target = policy.slow_critic.value(feats)
+    loss = critic.bins.loss(logits, targets) + settings.slow_critic_reg * critic.bins.loss(logits, slow_target)
+    return ((1.0 - replay.last[:, :-1]) * loss).mean()

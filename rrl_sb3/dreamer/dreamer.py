@@ -25,7 +25,7 @@ from rrl_sb3.common.utils import (
     one_of,
     resolve_policy_and_env,
 )
-from rrl_sb3.dreamer.behavior import ActorGradient, BehaviorSettings, behavior_losses
+from rrl_sb3.dreamer.behavior import ActorGradient, BehaviorSettings, ReplayTargets, behavior_losses
 from rrl_sb3.dreamer.policies import DreamerPolicy
 
 
@@ -66,6 +66,9 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param actor_gradient: ``"reinforce"`` (likelihood ratio), ``"dynamics"`` (backpropagation through the
         model's imagined dynamics), or ``"auto"``: dynamics for ``Box`` actions, reinforce for ``Discrete``
     :param slow_critic_tau: rate of the exponential moving average of the slow critic, per update
+    :param replay_value_scale: weight of the critic's replay value loss: on the replayed posterior states, the
+        lambda-returns of the real rewards, bootstrapped at each step with the imagined return (DreamerV3: 0.3);
+        0 trains the critic on imagined trajectories only
     :param max_grad_norm: gradient clipping norm of each of the three optimizers
     :param stats_window_size: episodes averaged for ``rollout/ep_rew_mean``
     :param tensorboard_log: tensorboard log directory
@@ -100,6 +103,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         entropy_coef: float = 3e-4,
         actor_gradient: ActorGradient | str = "auto",
         slow_critic_tau: float = 0.02,
+        replay_value_scale: float = 0.0,
         max_grad_norm: float = 100.0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -148,6 +152,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         self.entropy_coef = entropy_coef
         self.actor_gradient = actor_gradient
         self.slow_critic_tau = slow_critic_tau
+        self.replay_value_scale = replay_value_scale
         self.max_grad_norm = max_grad_norm
         self.on_non_finite = on_non_finite
         self._check_hyperparameters()
@@ -168,6 +173,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             lambda_=IN_UNIT_INTERVAL,
             slow_critic_tau=IN_UNIT_INTERVAL,
             entropy_coef=NON_NEGATIVE,
+            replay_value_scale=NON_NEGATIVE,
             max_grad_norm=POSITIVE,
             actor_learning_rate=POSITIVE,
             critic_learning_rate=POSITIVE,
@@ -260,8 +266,10 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             self.lambda_,
             self.entropy_coef,
             self.actor_gradient,  # type: ignore[arg-type]
+            replay_value_scale=self.replay_value_scale,
         )
-        losses = behavior_losses(policy, posterior.flatten(), start_continue, settings)
+        replay = ReplayTargets.from_batch(posterior.features, data) if self.replay_value_scale > 0 else None
+        losses = behavior_losses(policy, posterior.flatten(), start_continue, settings, replay)
         self._optimize(policy.actor, losses.actor, "actor")
         self._optimize(policy.critic, losses.critic, "critic")
         with th.no_grad():
@@ -275,6 +283,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             "kl": wm_losses.kl.item(),
             "actor_loss": losses.actor.item(),
             "critic_loss": losses.critic.item(),
+            "replay_value_loss": losses.replay_value.item(),
             "entropy": losses.entropy.item(),
             "imagined_return": losses.returns.item(),
             "return_scale": losses.scale.item(),

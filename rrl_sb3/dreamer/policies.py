@@ -55,6 +55,7 @@ POLICY_KWARG_CHECKS = dict(
     actor_max_std=POSITIVE,
     actor_lr=POSITIVE,
     critic_lr=POSITIVE,
+    twohot_space=one_of("symlog", "raw"),
 )
 
 
@@ -84,6 +85,10 @@ class DreamerPolicy(RecurrentStatePolicy):
     :param rep_scale: weight of the representation KL term
     :param actor_min_std: lower bound of the continuous actor's standard deviation
     :param actor_max_std: upper bound of the continuous actor's standard deviation
+    :param twohot_space: where the reward and value heads' two-hot interpolation and expectation happen:
+        ``"symlog"`` (the expectation of symlog bins, mapped back: below the mean of a spread of targets) or
+        ``"raw"`` (DreamerV3's current heads: symexp-spaced bins, the expectation in the original scale, so a spread
+        of returns is predicted by its mean); see :class:`~rrl_sb3.common.math.TwoHotBins`
     :param optimizer_class: optimizer of the three networks
     :param optimizer_kwargs: extra keyword arguments of the optimizer
     """
@@ -110,6 +115,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         rep_scale: float = 0.1,
         actor_min_std: float = 0.1,
         actor_max_std: float = 1.0,
+        twohot_space: str = "symlog",
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -119,7 +125,7 @@ class DreamerPolicy(RecurrentStatePolicy):
                 raise ValueError(f"policy_kwargs {name} must be a positive integer, got {name}={value!r}")
         values = dict(latent=latent, unimix=unimix, latent_min_std=latent_min_std, free_bits=free_bits)
         values.update(dyn_scale=dyn_scale, rep_scale=rep_scale, actor_min_std=actor_min_std, actor_max_std=actor_max_std)
-        values.update(actor_lr=actor_lr, critic_lr=critic_lr)
+        values.update(actor_lr=actor_lr, critic_lr=critic_lr, twohot_space=twohot_space)
         check_hyperparameters(values, POLICY_KWARG_CHECKS, prefix="policy_kwargs ")
         if actor_min_std >= actor_max_std:
             raise ValueError(
@@ -143,17 +149,18 @@ class DreamerPolicy(RecurrentStatePolicy):
             rep_scale=rep_scale,
             actor_min_std=actor_min_std,
             actor_max_std=actor_max_std,
+            twohot_space=twohot_space,
         )
         self.actor_lr, self.critic_lr = actor_lr, critic_lr
         obs_dim = int(observation_space.shape[0])
         rssm_kwargs = dict(deter=deter, stoch=stoch, classes=classes, latent=latent, unimix=unimix, min_std=latent_min_std)
         self.world_model = WorldModel(
-            obs_dim, self.action_dim, hidden, layers, free_bits, dyn_scale, rep_scale, rssm_kwargs=rssm_kwargs
+            obs_dim, self.action_dim, hidden, layers, free_bits, dyn_scale, rep_scale, rssm_kwargs, twohot_space
         )
         feature_dim = self.world_model.feature_dim
         self.actor = Actor(feature_dim, self.action_dim, self.discrete, hidden, layers, actor_min_std, actor_max_std, unimix)
-        self.critic = Critic(feature_dim, hidden, layers)
-        self.slow_critic = Critic(feature_dim, hidden, layers)
+        self.critic = Critic(feature_dim, hidden, layers, twohot_space)
+        self.slow_critic = Critic(feature_dim, hidden, layers, twohot_space)
         self.slow_critic.load_state_dict(self.critic.state_dict())
         self.slow_critic.requires_grad_(False)
         self.return_normalizer = ReturnNormalizer()

@@ -215,7 +215,7 @@ class WorldModel(nn.Module):
     """Encoder, RSSM and the observation, reward and continue heads, trained on replayed sequences.
 
     Observations are encoded and reconstructed in symlog space; rewards are regressed with a two-hot
-    cross-entropy on symlog bins; the continue head is a Bernoulli of ``1 - terminated`` (a time limit is not a
+    cross-entropy on symlog-spaced bins; the continue head is a Bernoulli of ``1 - terminated`` (a time limit is not a
     termination). The KL term is balanced between the dynamics (``dyn_scale``, trains the prior) and the
     representation (``rep_scale``, trains the posterior), each clipped below at ``free_bits`` nats.
 
@@ -227,6 +227,7 @@ class WorldModel(nn.Module):
     :param dyn_scale: weight of the dynamics KL term
     :param rep_scale: weight of the representation KL term
     :param rssm_kwargs: keyword arguments of :class:`RSSM`
+    :param twohot_space: where the reward head's two-hot interpolation and expectation happen (:class:`TwoHotBins`)
     """
 
     def __init__(
@@ -239,6 +240,7 @@ class WorldModel(nn.Module):
         dyn_scale: float = 0.5,
         rep_scale: float = 0.1,
         rssm_kwargs: dict | None = None,
+        twohot_space: str = "symlog",
     ) -> None:
         super().__init__()
         self.free_bits, self.dyn_scale, self.rep_scale = free_bits, dyn_scale, rep_scale
@@ -248,7 +250,7 @@ class WorldModel(nn.Module):
         self.decoder = mlp(feat_dim, obs_dim, hidden, layers)
         self.reward_head = mlp(feat_dim, 255, hidden, layers, zero_init_output=True)
         self.continue_head = mlp(feat_dim, 1, hidden, layers)
-        self.bins = TwoHotBins()
+        self.bins = TwoHotBins(space=twohot_space)
 
     @property
     def feature_dim(self) -> int:
