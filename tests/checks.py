@@ -56,6 +56,52 @@ SAC_TINY = dict(
 )
 
 
+class SpaceEnv(gym.Env):
+    """An env with the given observation and action spaces: observations sampled from the space (seeded by
+    ``reset``), reward 1 for the first action component being non-zero, episodes of ``length`` steps."""
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, length: int = 10) -> None:
+        self.observation_space, self.action_space, self.length = observation_space, action_space, length
+        self._t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self.observation_space.seed(seed)
+        self._t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self._t += 1
+        reward = float(np.asarray(action).flat[0] != 0)
+        return self.observation_space.sample(), reward, self._t >= self.length, False, {}
+
+
+# Every observation space SB3's policies accept (small sizes; images of 36 x 36, NatureCNN's smallest input).
+OBSERVATION_SPACES: dict[str, spaces.Space] = {
+    "Box-1d": spaces.Box(-1.0, 1.0, (4,), np.float32),
+    "Box-2d": spaces.Box(-1.0, 1.0, (3, 4), np.float32),
+    "image": spaces.Box(0, 255, (36, 36, 3), np.uint8),
+    "image-channel-first": spaces.Box(0, 255, (1, 36, 36), np.uint8),
+    "Discrete": spaces.Discrete(5),
+    "MultiDiscrete": spaces.MultiDiscrete([3, 4]),
+    "MultiBinary": spaces.MultiBinary(3),
+    "Dict": spaces.Dict(
+        {
+            "image": spaces.Box(0, 255, (36, 36, 1), np.uint8),
+            "vector": spaces.Box(-1.0, 1.0, (3,), np.float32),
+            "discrete": spaces.Discrete(3),
+        }
+    ),
+}
+ACTION_SPACES: dict[str, spaces.Space] = {
+    "Discrete": spaces.Discrete(3),
+    "Box": spaces.Box(-1.0, 1.0, (2,), np.float32),
+    "MultiDiscrete": spaces.MultiDiscrete([2, 3]),
+    "MultiBinary": spaces.MultiBinary(2),
+}
+
+
 class ExtremeActionEnv(gym.Env):
     """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
 

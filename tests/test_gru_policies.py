@@ -18,6 +18,7 @@ from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from sb3_contrib.ppo_recurrent import MlpLstmPolicy
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
+from stable_baselines3.common.evaluation import evaluate_policy
 from torch import nn
 
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
@@ -29,7 +30,7 @@ from rrl_sb3.policies import (
     gru_unroll,
     resolve_recurrent_policy,
 )
-from tests.checks import CRITIC_VARIANTS
+from tests.checks import ACTION_SPACES, CRITIC_VARIANTS, OBSERVATION_SPACES, SpaceEnv
 
 TINY = {"gru_hidden_size": 8, "net_arch": [8]}
 
@@ -205,6 +206,37 @@ def test_multi_input_gru_policy_on_dict_obs() -> None:
     model.learn(8)
     action, state = model.predict(env.reset(), deterministic=True)
     assert action.shape == (1,) and state[0].shape == (1, 1, 8)
+
+
+@pytest.mark.parametrize("action", sorted(ACTION_SPACES))
+@pytest.mark.parametrize("observation", sorted(OBSERVATION_SPACES))
+def test_every_observation_and_action_space(observation: str, action: str, tmp_path: Any) -> None:
+    """Construct, learn, predict with a carried state, save/load round trip and evaluate, for every space SB3's
+    policies accept (MlpGruPolicy for vectors and discrete spaces, CnnGruPolicy for images, MultiInputGruPolicy for
+    Dict)."""
+    space = OBSERVATION_SPACES[observation]
+    policy = {"image": CnnGruPolicy, "image-channel-first": CnnGruPolicy, "Dict": MultiInputGruPolicy}.get(
+        observation, MlpGruPolicy
+    )
+    extractor = {CnnGruPolicy: {"features_dim": 8}, MultiInputGruPolicy: {"cnn_output_dim": 8}}.get(policy, {})
+    env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES[action]), n_envs=2, seed=0)
+    kwargs = {**TINY, "features_extractor_kwargs": extractor}
+    model = RecurrentPPO(policy, env, n_steps=8, batch_size=16, n_epochs=1, policy_kwargs=kwargs, seed=0, device="cpu")
+    model.learn(32)
+    obs = env.reset()
+    action_taken, state = model.predict(obs, episode_start=np.ones(2, dtype=bool), deterministic=True)
+    assert env.action_space.contains(action_taken[0]) and state[0].shape == (1, 2, 8)
+    next_action, next_state = model.predict(obs, state=state, episode_start=np.zeros(2, dtype=bool), deterministic=True)
+    assert not np.array_equal(next_state[0], state[0])  # the state is carried and updated
+    model.save(tmp_path / "model")
+    loaded = RecurrentPPO.load(tmp_path / "model", env=env, device="cpu")
+    for key, value in model.policy.state_dict().items():
+        assert th.equal(value, loaded.policy.state_dict()[key]), key
+    again, again_state = loaded.predict(obs, state=state, episode_start=np.zeros(2, dtype=bool), deterministic=True)
+    np.testing.assert_array_equal(again, next_action)
+    np.testing.assert_array_equal(again_state[0], next_state[0])
+    mean, _ = evaluate_policy(loaded, env, n_eval_episodes=2)
+    assert np.isfinite(mean)
 
 
 def test_registered_env_id_and_policy_names() -> None:

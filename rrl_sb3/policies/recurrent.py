@@ -290,13 +290,14 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         # Without a critic GRU of its own, a linear layer maps the critic's features to the width the value head expects.
         self.critic_projection = None
         if not (shared_gru or enable_critic_gru):
-            self.critic_projection = nn.Linear(self.features_dim, self.gru_hidden_size)
+            self.critic_projection = nn.Linear(int(self.features_dim), self.gru_hidden_size)
 
         # ActorCriticPolicy built its optimizer before the GRUs existed: rebuild it over all parameters.
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _make_gru(self) -> nn.GRU:
-        return nn.GRU(self.features_dim, self.gru_hidden_size, num_layers=self.n_gru_layers, **self.gru_kwargs)
+        # int(): SB3's flattened size of a MultiDiscrete space is a NumPy integer, which nn.GRU refuses
+        return nn.GRU(int(self.features_dim), self.gru_hidden_size, num_layers=self.n_gru_layers, **self.gru_kwargs)
 
     # --- names RecurrentPPO (and code written for the LSTM policies) reads --------------------------------------
 
@@ -449,6 +450,10 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         """
         latent_pi, latent_vf, _ = self._latents(obs, lstm_states, episode_starts)
         distribution = self._get_action_dist_from_latent(latent_pi)
+        if not actions.is_floating_point() and isinstance(self.action_space, spaces.MultiBinary):
+            # sb3-contrib's recurrent rollout buffer keeps MultiBinary actions as int8, which Bernoulli.log_prob
+            # cannot take (its LSTM policy fails there)
+            actions = actions.float()
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
 
     def get_distribution(  # type: ignore[override]
