@@ -102,6 +102,27 @@ ACTION_SPACES: dict[str, spaces.Space] = {
 }
 
 
+def assert_carries_state_and_round_trips(model: BaseAlgorithm, env: VecEnv, tmp_path: Any) -> None:
+    """On a 2-env VecEnv: predict starts a state and carries it (the next call updates it), the actions are in the
+    action space; save/load gives the same parameters and the same actions and states from the carried state; the
+    loaded model evaluates to a finite return."""
+    obs = env.reset()
+    first, state = model.predict(obs, episode_start=np.ones(2, dtype=bool), deterministic=True)
+    assert all(env.action_space.contains(action) for action in first)
+    second, next_state = model.predict(obs, state=state, episode_start=np.zeros(2, dtype=bool), deterministic=True)
+    assert not np.array_equal(next_state[0], state[0])  # the state is carried and updated
+    model.save(tmp_path / "model")
+    loaded = type(model).load(tmp_path / "model", env=env, device="cpu")
+    assert type(loaded.policy) is type(model.policy)
+    assert_nested_equal(model.policy.state_dict(), loaded.policy.state_dict(), "policy")
+    again, again_state = loaded.predict(obs, state=state, episode_start=np.zeros(2, dtype=bool), deterministic=True)
+    np.testing.assert_array_equal(again, second)
+    for part, part_again in zip(next_state, again_state, strict=True):
+        np.testing.assert_array_equal(part, part_again)
+    mean, _ = evaluate_policy(loaded, env, n_eval_episodes=2)
+    assert np.isfinite(mean)
+
+
 class ExtremeActionEnv(gym.Env):
     """Rewards the largest action magnitude, driving the actor's tanh mean to the bounds."""
 

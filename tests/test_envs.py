@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.error import DependencyNotInstalled
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.preprocessing import is_image_space
 
 import rrl_sb3
 from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete, list_env_ids, pomdp_id
@@ -252,6 +254,38 @@ def test_memory_cue_episode_structure_and_errors() -> None:
     raw.reset(seed=0)
     with pytest.raises(ValueError, match="action 5"):
         raw.step(5)
+
+
+@pytest.mark.parametrize("cls", [MemoryCueDiscrete, MemoryCueContinuous])
+@pytest.mark.parametrize("observation", ["discrete", "image"])
+def test_memory_cue_other_observation_kinds(cls: type, observation: str) -> None:
+    """The cue through a Discrete observation or an image: visible at the first step only, and the query looks the
+    same whatever the cue (so only memory can answer it)."""
+    env = cls(delay=2, observation=observation)
+    assert_checkers_pass(lambda: cls(delay=2, observation=observation))
+    seen: dict[int, list[Any]] = {}
+    for seed in range(8):
+        obs, info = env.reset(seed=seed)
+        episode = [obs]
+        for _ in range(2):
+            obs, *_ = env.step(env.action_space.sample())
+            episode.append(obs)
+        seen.setdefault(info["cue"], episode)
+    assert sorted(seen) == [0, 1]
+    first = [np.asarray(episode[0]) for episode in seen.values()]
+    assert not np.array_equal(first[0], first[1])  # the cue is shown
+    for step in (1, 2):  # the blank step and the query are the same for both cues
+        np.testing.assert_array_equal(np.asarray(seen[0][step]), np.asarray(seen[1][step]))
+    assert not np.array_equal(np.asarray(seen[0][1]), np.asarray(seen[0][2]))  # the query differs from a blank step
+    if observation == "discrete":
+        assert env.observation_space == gym.spaces.Discrete(4) and [seen[0][0], seen[0][1], seen[0][2]] == [0, 2, 3]
+    else:
+        assert env.observation_space.shape == (36, 36, 1) and env.observation_space.dtype == np.uint8
+        assert is_image_space(env.observation_space)
+    with pytest.raises(ValueError, match="observation='pixels'"):
+        cls(observation="pixels")
+    with pytest.raises(ValueError, match="image_size=2"):
+        cls(observation="image", image_size=2)
 
 
 def test_memory_cue_render() -> None:

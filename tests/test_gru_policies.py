@@ -18,7 +18,6 @@ from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from sb3_contrib.ppo_recurrent import MlpLstmPolicy
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
-from stable_baselines3.common.evaluation import evaluate_policy
 from torch import nn
 
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
@@ -30,7 +29,7 @@ from rrl_sb3.policies import (
     gru_unroll,
     resolve_recurrent_policy,
 )
-from tests.checks import ACTION_SPACES, CRITIC_VARIANTS, OBSERVATION_SPACES, SpaceEnv
+from tests.checks import ACTION_SPACES, CRITIC_VARIANTS, OBSERVATION_SPACES, SpaceEnv, assert_carries_state_and_round_trips
 
 TINY = {"gru_hidden_size": 8, "net_arch": [8]}
 
@@ -223,20 +222,7 @@ def test_every_observation_and_action_space(observation: str, action: str, tmp_p
     kwargs = {**TINY, "features_extractor_kwargs": extractor}
     model = RecurrentPPO(policy, env, n_steps=8, batch_size=16, n_epochs=1, policy_kwargs=kwargs, seed=0, device="cpu")
     model.learn(32)
-    obs = env.reset()
-    action_taken, state = model.predict(obs, episode_start=np.ones(2, dtype=bool), deterministic=True)
-    assert env.action_space.contains(action_taken[0]) and state[0].shape == (1, 2, 8)
-    next_action, next_state = model.predict(obs, state=state, episode_start=np.zeros(2, dtype=bool), deterministic=True)
-    assert not np.array_equal(next_state[0], state[0])  # the state is carried and updated
-    model.save(tmp_path / "model")
-    loaded = RecurrentPPO.load(tmp_path / "model", env=env, device="cpu")
-    for key, value in model.policy.state_dict().items():
-        assert th.equal(value, loaded.policy.state_dict()[key]), key
-    again, again_state = loaded.predict(obs, state=state, episode_start=np.zeros(2, dtype=bool), deterministic=True)
-    np.testing.assert_array_equal(again, next_action)
-    np.testing.assert_array_equal(again_state[0], next_state[0])
-    mean, _ = evaluate_policy(loaded, env, n_eval_episodes=2)
-    assert np.isfinite(mean)
+    assert_carries_state_and_round_trips(model, env, tmp_path)
 
 
 def test_registered_env_id_and_policy_names() -> None:

@@ -17,6 +17,7 @@ from stable_baselines3.common.envs import SimpleMultiObsEnv
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
 from rrl_sb3.envs import MemoryCueDiscrete
 from rrl_sb3.reinforce import REINFORCE, ReinforcePolicy, monte_carlo_returns
+from tests.checks import ACTION_SPACES, OBSERVATION_SPACES, SpaceEnv, assert_carries_state_and_round_trips
 
 TINY = {"rnn_hidden_size": 8, "net_arch": [8]}
 RECURRENT = ("MlpGruPolicy", "MlpLstmPolicy")
@@ -149,8 +150,26 @@ def test_options_train(baseline: bool, normalize_returns: bool) -> None:
     assert all(th.isfinite(p).all() for p in model.policy.parameters())
 
 
-class _MultiDiscreteActions(_Constant):
-    action_space = gym.spaces.MultiDiscrete([2, 2])
+# --- every observation and action space ----------------------------------------------------------------------------
+
+
+def policy_for(observation: str, memory: str = "Gru") -> str:
+    """The policy name for an observation space of tests.checks.OBSERVATION_SPACES, as in SB3."""
+    family = "Cnn" if observation.startswith("image") else "MultiInput" if observation == "Dict" else "Mlp"
+    return f"{family}{memory}Policy"
+
+
+@pytest.mark.parametrize("action", sorted(ACTION_SPACES))
+@pytest.mark.parametrize("observation", sorted(OBSERVATION_SPACES))
+def test_every_observation_and_action_space(observation: str, action: str, tmp_path: Any) -> None:
+    """Construct, learn, predict with a carried state, save/load round trip and evaluate."""
+    env = make_vec_env(lambda: SpaceEnv(OBSERVATION_SPACES[observation], ACTION_SPACES[action]), n_envs=2, seed=0)
+    extractor = {"Cnn": {"features_dim": 8}, "Mul": {"cnn_output_dim": 8}}.get(policy_for(observation)[:3], {})
+    kwargs = {**TINY, "features_extractor_kwargs": extractor}
+    model = REINFORCE(policy_for(observation), env, n_episodes=2, policy_kwargs=kwargs, seed=0, device="cpu")
+    model.learn(60)
+    assert model._n_updates >= 2
+    assert_carries_state_and_round_trips(model, env, tmp_path)
 
 
 # --- errors --------------------------------------------------------------------------------------------------------
@@ -179,11 +198,20 @@ def test_bad_hyperparameters(kwargs: dict[str, Any], match: str) -> None:
 
 
 def test_unsupported_configurations() -> None:
-    with pytest.raises(ValueError, match="flat \\(1-D\\) Box observation"):
+    with pytest.raises(ValueError, match="Dict observations need a MultiInput policy"):
         REINFORCE("MlpGruPolicy", SimpleMultiObsEnv())
-    with pytest.raises(ValueError, match="Box and Discrete action"):
-        REINFORCE("MlpGruPolicy", _MultiDiscreteActions())
-    with pytest.raises(ValueError, match="neither a REINFORCE policy"):
+    tuple_obs = SpaceEnv(gym.spaces.Tuple([gym.spaces.Discrete(2), gym.spaces.Discrete(3)]), gym.spaces.Discrete(2))
+    with pytest.raises(ValueError, match=r"observation_space=Tuple.*gymnasium.wrappers.FlattenObservation"):
+        REINFORCE("MlpGruPolicy", tuple_obs)
+    nested = SpaceEnv(gym.spaces.Dict({"a": gym.spaces.Dict({"b": gym.spaces.Discrete(2)})}), gym.spaces.Discrete(2))
+    with pytest.raises(ValueError, match="nested Dict"):
+        REINFORCE("MultiInputGruPolicy", nested)
+    text_actions = SpaceEnv(gym.spaces.Discrete(2), gym.spaces.Tuple([gym.spaces.Discrete(2)]))
+    with pytest.raises(ValueError, match="Box, Discrete, MultiDiscrete and MultiBinary action spaces"):
+        REINFORCE("MlpGruPolicy", text_actions)
+    with pytest.raises(ValueError, match="REINFORCE needs an env to build its networks"):
         REINFORCE("CnnLstmPolicy")
+    with pytest.raises(ValueError, match="neither a REINFORCE policy"):
+        REINFORCE("CnnLstmGruPolicy")
     with pytest.raises(ValueError, match="policy must be one of"):
         REINFORCE("GruPolicy", "CartPole-v1")

@@ -69,7 +69,8 @@ def check_env_step(
     :param infos: the infos returned by ``VecEnv.step``
     :param what: what the error says happened to the step's data
     """
-    for field, values in (("observation", observations), ("reward", rewards)):
+    parts = list(observations.items()) if isinstance(observations, dict) else [("", observations)]
+    for field, values in [*((_field("observation", key), value) for key, value in parts), ("reward", rewards)]:
         bad = _bad_rows(values)
         if len(bad):
             env = int(bad[0])
@@ -78,8 +79,15 @@ def check_env_step(
         return
     for env in np.flatnonzero(np.asarray(dones)):
         terminal = infos[env].get("terminal_observation")
-        if terminal is not None and not isinstance(terminal, dict) and len(_bad_rows(np.asarray(terminal)[None])):
-            _raise("terminal_observation", int(env), step, terminal, what)
+        if terminal is None:
+            continue
+        for key, value in terminal.items() if isinstance(terminal, dict) else [("", terminal)]:
+            if len(_bad_rows(np.asarray(value)[None])):
+                _raise(_field("terminal_observation", key), int(env), step, value, what)
+
+
+def _field(name: str, key: str) -> str:
+    return f"{name}[{key!r}]" if key else name
 
 
 def check_finite_actions(step: int, actions: th.Tensor | np.ndarray) -> None:

@@ -12,6 +12,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 
 from rrl_sb3.common.guards import check_finite_observation
+from rrl_sb3.common.observations import batch_size
 
 
 class RecurrentStatePolicy(BasePolicy):
@@ -65,8 +66,8 @@ class RecurrentStatePolicy(BasePolicy):
         return self._predict(obs, deterministic)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        obs = observation if isinstance(observation, th.Tensor) else th.as_tensor(observation)
-        n = obs.shape[0]
+        obs = observation if isinstance(observation, (th.Tensor, dict)) else th.as_tensor(observation)
+        n = batch_size(obs)
         action, _ = self.step(obs, self.initial_state(n), th.ones(n, device=self.device), deterministic)
         return action
 
@@ -79,7 +80,7 @@ class RecurrentStatePolicy(BasePolicy):
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """Act from observations, carrying the recurrent state.
 
-        :param observation: one observation or a batch ``(n_envs, obs_dim)``
+        :param observation: one observation or a batch ``(n_envs, ...)`` (a dict of them for ``Dict`` spaces)
         :param state: the state returned by the previous call, or ``None`` to start every env afresh
         :param episode_start: ``(n_envs,)`` flags; the state of every env whose flag is true is reset first
         :param deterministic: act with the policy's mode instead of sampling
@@ -91,7 +92,7 @@ class RecurrentStatePolicy(BasePolicy):
         self.set_training_mode(False)
         check_finite_observation(observation)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
-        n_envs = obs_tensor.shape[0]  # type: ignore[union-attr]
+        n_envs = batch_size(obs_tensor)
         initial = self.initial_state(n_envs)
         expected = [tuple(s.shape) for s in self.state_arrays(initial)]
         if state is None or not expected:

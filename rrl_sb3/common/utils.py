@@ -21,6 +21,7 @@ def resolve_policy_and_env(
     env: Any,
     verbose: int = 0,
     check_spaces: Callable[[spaces.Space, spaces.Space], None] | None = None,
+    needs_env: bool = True,
 ) -> tuple[Any, Any]:
     """Accept ``Algo(env_id)``, ``Algo(env)`` and ``Algo(env=...)`` besides SB3's ``Algo(policy, env)``.
 
@@ -33,9 +34,12 @@ def resolve_policy_and_env(
     :param default_policy: the policy implied when only an env is given
     :param verbose: passed to ``maybe_make_env``
     :param check_spaces: called with the env's observation and action spaces; raises for unsupported ones
+    :param needs_env: whether the model is built now (``_init_setup_model``): its networks need the env's spaces
     :return: ``(policy, env)`` as SB3's ``BaseAlgorithm`` expects them
     """
     policy, env = _split_policy_and_env(algo, policy_aliases, policy_base, default_policy, policy, env)
+    if env is None and needs_env:
+        raise ValueError(f"{algo} needs an env to build its networks: {algo}({policy!r}, env) or {algo}(env_id)")
     if env is not None:
         env = maybe_make_env(env, verbose)
         if check_spaces is not None:

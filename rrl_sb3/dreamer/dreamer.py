@@ -115,7 +115,15 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         policy, env = resolve_policy_and_env(
-            "Dreamer", self.policy_aliases, DreamerPolicy, "MlpPolicy", policy, env, verbose, DreamerPolicy.check_spaces
+            "Dreamer",
+            self.policy_aliases,
+            DreamerPolicy,
+            "MlpPolicy",
+            policy,
+            env,
+            verbose,
+            DreamerPolicy.check_spaces,
+            _init_setup_model,
         )
         taken = sorted({"actor_lr", "critic_lr"} & set(policy_kwargs or {}))
         if taken:

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.distributions import (
-    CategoricalDistribution,
-    DiagGaussianDistribution,
-    Distribution,
-    make_proba_distribution,
-)
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution, make_proba_distribution
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
+from rrl_sb3.common.observations import check_observation_space, merge_leading_axes
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
-from rrl_sb3.common.utils import check_flat_spaces, is_number
+from rrl_sb3.common.utils import is_number
 
 RnnType = Literal["gru", "lstm"]
 
 
 class ReinforcePolicy(RecurrentStatePolicy):
-    """Policy of :class:`~rrl_sb3.REINFORCE`: observation -> [GRU/LSTM] -> MLP -> action distribution and value.
+    """Policy of :class:`~rrl_sb3.REINFORCE`: observation -> features extractor -> [GRU/LSTM] -> MLP -> action
+    distribution and value.
+
+    Observations go through SB3's ``preprocess_obs`` (one-hot ``Discrete``/``MultiDiscrete``, images scaled to
+    ``[0, 1]``) and a features extractor: ``FlattenExtractor`` for the ``Mlp*`` policies, ``NatureCNN`` for the
+    ``Cnn*`` ones (images) and ``CombinedExtractor`` for the ``MultiInput*`` ones (``Dict`` observations).
 
     With ``rnn_type=None`` (``"MlpPolicy"``) there is no recurrence and :meth:`predict` returns ``state=None``.
     Otherwise the recurrent state returned by :meth:`predict` is a tuple of numpy arrays of shape
@@ -35,10 +38,12 @@ class ReinforcePolicy(RecurrentStatePolicy):
 
     The action head and the value head share the trunk (recurrent layer and MLP). ``Box`` actions are a diagonal
     Gaussian with a state-independent log standard deviation; the sampled action is clipped to the bounds only when
-    it is sent to the env (as SB3's PPO does), ``Discrete`` actions are categorical.
+    it is sent to the env (as SB3's PPO does); ``Discrete`` and ``MultiDiscrete`` actions are (independent)
+    categoricals, ``MultiBinary`` ones Bernoullis.
 
-    :param observation_space: flat (1-D) ``Box`` observation space
-    :param action_space: flat ``Box`` or ``Discrete`` action space
+    :param observation_space: a ``Box`` (any shape; images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary``
+        space, or a ``Dict`` of them
+    :param action_space: ``Box``, ``Discrete``, ``MultiDiscrete`` or ``MultiBinary``
     :param lr_schedule: learning rate schedule (its value at progress 1 sets the optimizer's initial rate)
     :param rnn_type: ``"gru"``, ``"lstm"`` or ``None`` (memoryless)
     :param rnn_hidden_size: size of the recurrent state
@@ -46,11 +51,16 @@ class ReinforcePolicy(RecurrentStatePolicy):
     :param net_arch: hidden layer sizes of the MLP between the trunk's input (or recurrent output) and the heads
     :param activation_fn: activation of the MLP
     :param log_std_init: initial log standard deviation of Gaussian actions
+    :param features_extractor_class: SB3 features extractor of the observations (``None``: the policy's default,
+        see above)
+    :param features_extractor_kwargs: its keyword arguments (e.g. ``features_dim`` of ``NatureCNN``)
+    :param normalize_images: scale image observations to ``[0, 1]`` (SB3's option)
     :param optimizer_class: optimizer
     :param optimizer_kwargs: extra keyword arguments of the optimizer
     """
 
     default_rnn_type: ClassVar[RnnType | None] = None
+    default_features_extractor_class: ClassVar[type[BaseFeaturesExtractor]] = FlattenExtractor
     state_layout = "env axis second"
 
     def __init__(
@@ -64,10 +74,20 @@ class ReinforcePolicy(RecurrentStatePolicy):
         net_arch: list[int] | None = None,
         activation_fn: type[nn.Module] = nn.Tanh,
         log_std_init: float = 0.0,
+        features_extractor_class: type[BaseFeaturesExtractor] | None = None,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         check_spaces(observation_space, action_space)
+        extractor = features_extractor_class or self.default_features_extractor_class
+        if isinstance(observation_space, spaces.Dict) and issubclass(extractor, (FlattenExtractor, NatureCNN)):
+            raise ValueError(
+                f"Dict observations need a MultiInput policy (MultiInputGruPolicy, MultiInputLstmPolicy, "
+                f"MultiInputPolicy) or a features_extractor_class for Dicts, got {type(self).__name__} with "
+                f"{extractor.__name__}"
+            )
         if rnn_type == "default":
             rnn_type = self.default_rnn_type
         if rnn_type not in ("gru", "lstm", None):
@@ -83,7 +103,16 @@ class ReinforcePolicy(RecurrentStatePolicy):
             raise ValueError(f"policy_kwargs net_arch must be a list of layer sizes >= 1, got net_arch={net_arch!r}")
         if not (is_number(log_std_init) and np.isfinite(log_std_init)):
             raise ValueError(f"policy_kwargs log_std_init must be a finite number, got log_std_init={log_std_init!r}")
-        super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor_class=extractor,
+            features_extractor_kwargs=features_extractor_kwargs,
+            normalize_images=normalize_images,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+        )
+        self.features_extractor = self.make_features_extractor()
         self.rnn_type: RnnType | None = rnn_type  # type: ignore[assignment]
         self.rnn_hidden_size = int(rnn_hidden_size)
         self.n_rnn_layers = int(n_rnn_layers)
@@ -91,7 +120,7 @@ class ReinforcePolicy(RecurrentStatePolicy):
         self.activation_fn = activation_fn
         self.log_std_init = log_std_init
 
-        in_dim = int(observation_space.shape[0])  # type: ignore[index]
+        in_dim = int(self.features_extractor.features_dim)
         self.rnn: nn.GRU | nn.LSTM | None = None
         if rnn_type is not None:
             rnn_cls = nn.GRU if rnn_type == "gru" else nn.LSTM
@@ -105,11 +134,11 @@ class ReinforcePolicy(RecurrentStatePolicy):
         self.action_dist = make_proba_distribution(action_space)
         if isinstance(self.action_dist, DiagGaussianDistribution):
             self.action_net, self.log_std = self.action_dist.proba_distribution_net(in_dim, log_std_init)
-        else:
-            assert isinstance(self.action_dist, CategoricalDistribution)
+        else:  # categorical, multi-categorical or Bernoulli: logits
             self.action_net = self.action_dist.proba_distribution_net(in_dim)
         self.value_net = nn.Linear(in_dim, 1)
         # Orthogonal init with a small action head (as SB3's ActorCriticPolicy): starts near uniform / unit std.
+        self.features_extractor.apply(partial(self.init_weights, gain=np.sqrt(2)))  # no parameters when flattening
         for module in self.mlp:
             if isinstance(module, nn.Linear):
                 nn.init.orthogonal_(module.weight, gain=np.sqrt(2))
@@ -134,6 +163,9 @@ class ReinforcePolicy(RecurrentStatePolicy):
             net_arch=self.net_arch,
             activation_fn=self.activation_fn,
             log_std_init=self.log_std_init,
+            features_extractor_class=self.features_extractor_class,
+            features_extractor_kwargs=self.features_extractor_kwargs,
+            normalize_images=self.normalize_images,
             lr_schedule=ConstantSchedule(self.optimizer.param_groups[0]["lr"]),
             optimizer_class=self.optimizer_class,
             optimizer_kwargs=self.optimizer_kwargs,
@@ -146,36 +178,38 @@ class ReinforcePolicy(RecurrentStatePolicy):
         """The zero state of ``n_envs`` envs: ``(h,)`` for a GRU, ``(h, c)`` for an LSTM, ``()`` without recurrence."""
         return () if self.rnn is None else initial_rnn_state(self.rnn, n_envs, self.device)
 
-    def features(self, obs: th.Tensor, state: RnnState, episode_start: th.Tensor) -> tuple[th.Tensor, RnnState]:
+    def features(self, obs: PyTorchObs, state: RnnState, episode_start: th.Tensor) -> tuple[th.Tensor, RnnState]:
         """One step of every env: reset the state where ``episode_start``, and return the heads' input and new state.
 
-        :param obs: observations ``(n_envs, obs_dim)``
+        :param obs: observations ``(n_envs, ...)`` (a dict of them for ``Dict`` spaces)
         :param state: the carried state (see :meth:`initial_state`)
         :param episode_start: ``(n_envs,)``, true where this observation is the first of an episode
         :return: features ``(n_envs, net_arch[-1])`` and the state after this step
         """
-        obs = obs.float()
+        inputs = self.extract_features(obs, self.features_extractor)
         if self.rnn is None:
-            return self.mlp(obs), ()
-        out, new_state = rnn_unroll(self.rnn, obs.unsqueeze(0), state, episode_start.view(1, -1))
+            return self.mlp(inputs), ()
+        out, new_state = rnn_unroll(self.rnn, inputs.unsqueeze(0), state, episode_start.view(1, -1))
         return self.mlp(out.squeeze(0)), new_state
 
     def step(
-        self, obs: th.Tensor, state: RnnState, episode_start: th.Tensor, deterministic: bool = False
+        self, obs: PyTorchObs, state: RnnState, episode_start: th.Tensor, deterministic: bool = False
     ) -> tuple[th.Tensor, RnnState]:
         """One step of every env (see :meth:`features`): the actions, sampled or the mode, and the new state."""
         features, new_state = self.features(obs, state, episode_start)
         return self.distribution(features).get_actions(deterministic=deterministic), new_state
 
-    def unroll(self, obs: th.Tensor) -> th.Tensor:
-        """Features of whole episodes, time-major ``(T, B, obs_dim)``, each column starting from the zero state.
+    def unroll(self, obs: PyTorchObs) -> th.Tensor:
+        """Features of whole episodes, time-major ``(T, B, ...)`` (per key for dicts), each column starting from the
+        zero state.
 
         Padding after an episode's end does not change its earlier outputs (the recurrence is causal).
         """
-        obs = obs.float()
+        flat, (steps, batch) = merge_leading_axes(obs)
+        inputs = self.extract_features(flat, self.features_extractor).view(steps, batch, -1)
         if self.rnn is not None:
-            obs, _ = rnn_unroll(self.rnn, obs, initial_rnn_state(self.rnn, obs.shape[1], obs.device))
-        return self.mlp(obs)
+            inputs, _ = rnn_unroll(self.rnn, inputs, initial_rnn_state(self.rnn, batch, inputs.device))
+        return self.mlp(inputs)
 
     def distribution(self, features: th.Tensor) -> Distribution:
         """The action distribution for features ``(..., dim)`` flattened to ``(N, dim)``."""
@@ -191,18 +225,23 @@ class ReinforcePolicy(RecurrentStatePolicy):
     # --- acting --------------------------------------------------------------------------------------------------
 
     def to_env_action(self, actions: th.Tensor) -> np.ndarray:
-        """Actions as the env takes them: clipped to the bounds of a ``Box``, integers for ``Discrete``."""
+        """Actions as the env takes them: clipped to the bounds of a ``Box``, in the dtype of the other spaces."""
         actions_np = actions.cpu().numpy()
         if isinstance(self.action_space, spaces.Box):
             box = self.action_space
-            actions_np = np.clip(actions_np.reshape(-1, *box.shape), box.low, box.high)
-        return actions_np
+            return np.clip(actions_np.reshape(-1, *box.shape), box.low, box.high)
+        return actions_np.astype(self.action_space.dtype)  # type: ignore[arg-type]
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-    """Raise ``ValueError`` unless the observation space is a flat ``Box`` and the action space a flat ``Box`` or
-    ``Discrete``."""
-    check_flat_spaces("REINFORCE", observation_space, action_space)
+    """Raise ``ValueError`` unless the observation space is one SB3's policies take (see
+    :func:`~rrl_sb3.common.observations.check_observation_space`) and the action space a ``Box``, ``Discrete``,
+    ``MultiDiscrete`` or ``MultiBinary`` space."""
+    check_observation_space("REINFORCE", observation_space)
+    if not isinstance(action_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+        raise ValueError(
+            f"REINFORCE supports Box, Discrete, MultiDiscrete and MultiBinary action spaces, got {action_space!r}"
+        )
 
 
 class ReinforceGruPolicy(ReinforcePolicy):
@@ -219,6 +258,48 @@ class ReinforceLstmPolicy(ReinforcePolicy):
     default_rnn_type: ClassVar[RnnType | None] = "lstm"
 
 
+class ReinforceCnnPolicy(ReinforcePolicy):
+    """:class:`ReinforcePolicy` without memory on images (``"CnnPolicy"``): ``NatureCNN`` features."""
+
+    default_features_extractor_class = NatureCNN
+
+
+class ReinforceCnnGruPolicy(ReinforceGruPolicy):
+    """:class:`ReinforceGruPolicy` on images (``"CnnGruPolicy"``): ``NatureCNN`` features into the GRU."""
+
+    default_features_extractor_class = NatureCNN
+
+
+class ReinforceCnnLstmPolicy(ReinforceLstmPolicy):
+    """:class:`ReinforceLstmPolicy` on images (``"CnnLstmPolicy"``): ``NatureCNN`` features into the LSTM."""
+
+    default_features_extractor_class = NatureCNN
+
+
+class ReinforceMultiInputPolicy(ReinforcePolicy):
+    """:class:`ReinforcePolicy` without memory on ``Dict`` observations (``"MultiInputPolicy"``)."""
+
+    default_features_extractor_class = CombinedExtractor
+
+
+class ReinforceMultiInputGruPolicy(ReinforceGruPolicy):
+    """:class:`ReinforceGruPolicy` on ``Dict`` observations (``"MultiInputGruPolicy"``): ``CombinedExtractor``."""
+
+    default_features_extractor_class = CombinedExtractor
+
+
+class ReinforceMultiInputLstmPolicy(ReinforceLstmPolicy):
+    """:class:`ReinforceLstmPolicy` on ``Dict`` observations (``"MultiInputLstmPolicy"``): ``CombinedExtractor``."""
+
+    default_features_extractor_class = CombinedExtractor
+
+
 MlpPolicy = ReinforcePolicy
 MlpGruPolicy = ReinforceGruPolicy
 MlpLstmPolicy = ReinforceLstmPolicy
+CnnPolicy = ReinforceCnnPolicy
+CnnGruPolicy = ReinforceCnnGruPolicy
+CnnLstmPolicy = ReinforceCnnLstmPolicy
+MultiInputPolicy = ReinforceMultiInputPolicy
+MultiInputGruPolicy = ReinforceMultiInputGruPolicy
+MultiInputLstmPolicy = ReinforceMultiInputLstmPolicy

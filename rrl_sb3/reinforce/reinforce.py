@@ -12,10 +12,11 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
-from stable_baselines3.common.utils import update_learning_rate
+from stable_baselines3.common.utils import obs_as_tensor, update_learning_rate
 from stable_baselines3.common.vec_env import VecEnv
 
 from rrl_sb3.common.guards import report_non_finite
+from rrl_sb3.common.observations import Observations, observation_row, pad_time_major, stack_observations
 from rrl_sb3.common.recurrent_algorithm import RecurrentStateCarry
 from rrl_sb3.common.utils import (
     BOOLEAN,
@@ -28,19 +29,32 @@ from rrl_sb3.common.utils import (
     check_hyperparameters,
     resolve_policy_and_env,
 )
-from rrl_sb3.reinforce.policies import ReinforceGruPolicy, ReinforceLstmPolicy, ReinforcePolicy, check_spaces
+from rrl_sb3.reinforce.policies import (
+    ReinforceCnnGruPolicy,
+    ReinforceCnnLstmPolicy,
+    ReinforceCnnPolicy,
+    ReinforceGruPolicy,
+    ReinforceLstmPolicy,
+    ReinforceMultiInputGruPolicy,
+    ReinforceMultiInputLstmPolicy,
+    ReinforceMultiInputPolicy,
+    ReinforcePolicy,
+    check_spaces,
+)
 
 
 class Episode(NamedTuple):
     """One complete episode as collected.
 
-    :param observations: ``(T + 1, obs_dim)``: the ``T`` observations acted on, then the final observation
-    :param actions: ``(T,)`` (``Discrete``) or ``(T, action_dim)`` (``Box``, unclipped samples)
+    :param observations: ``(T + 1, ...)`` (per key for ``Dict`` spaces, in the space's dtype): the ``T``
+        observations acted on, then the final observation
+    :param actions: ``(T,)`` (``Discrete``) or ``(T, action_dim)`` (``Box``: unclipped samples; ``MultiDiscrete``,
+        ``MultiBinary``)
     :param rewards: ``(T,)``
     :param truncated: the episode ended by a time limit (``TimeLimit.truncated``), not by a terminal state
     """
 
-    observations: np.ndarray
+    observations: Observations
     actions: np.ndarray
     rewards: np.ndarray
     truncated: bool
@@ -149,6 +163,12 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         "MlpPolicy": ReinforcePolicy,
         "MlpGruPolicy": ReinforceGruPolicy,
         "MlpLstmPolicy": ReinforceLstmPolicy,
+        "CnnPolicy": ReinforceCnnPolicy,
+        "CnnGruPolicy": ReinforceCnnGruPolicy,
+        "CnnLstmPolicy": ReinforceCnnLstmPolicy,
+        "MultiInputPolicy": ReinforceMultiInputPolicy,
+        "MultiInputGruPolicy": ReinforceMultiInputGruPolicy,
+        "MultiInputLstmPolicy": ReinforceMultiInputLstmPolicy,
     }
     policy: ReinforcePolicy
 
@@ -174,7 +194,15 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         policy, env = resolve_policy_and_env(
-            "REINFORCE", self.policy_aliases, ReinforcePolicy, "MlpGruPolicy", policy, env, verbose, check_spaces
+            "REINFORCE",
+            self.policy_aliases,
+            ReinforcePolicy,
+            "MlpGruPolicy",
+            policy,
+            env,
+            verbose,
+            check_spaces,
+            _init_setup_model,
         )
         super().__init__(
             policy,  # type: ignore[arg-type]
@@ -195,7 +223,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
             seed=seed,
             device=device,
             _init_setup_model=False,
-            supported_action_spaces=(spaces.Box, spaces.Discrete),
+            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
         )
         self.n_episodes = n_episodes
         self.baseline = baseline
@@ -265,15 +293,15 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
             actions_np = actions.cpu().numpy()
             for i in range(env.num_envs):
                 running = self._running[i]
-                running["observations"].append(np.array(self._last_obs[i]))  # type: ignore[index]
+                running["observations"].append(observation_row(self._last_obs, i))
                 running["actions"].append(actions_np[i])
                 running["rewards"].append(float(rewards[i]))
                 if dones[i]:
                     # The VecEnv has already reset env i; the real last observation is in the info dict.
-                    final = infos[i].get("terminal_observation", new_obs[i])
+                    final = infos[i].get("terminal_observation", observation_row(new_obs, i))
                     self._complete.append(
                         Episode(
-                            np.stack([*running["observations"], np.asarray(final)]).astype(np.float32),
+                            stack_observations([*running["observations"], final]),
                             np.stack(running["actions"]),
                             np.asarray(running["rewards"], dtype=np.float32),
                             bool(infos[i].get("TimeLimit.truncated", False)),
@@ -287,19 +315,15 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         return len(self._complete) >= self.n_episodes
 
     def _batch(self, episodes: list[Episode]) -> dict[str, th.Tensor]:
-        """Pad episodes to the longest one, time-major: ``observations (T + 1, B, obs_dim)``, ``rewards (T, B)``..."""
+        """Pad episodes to the longest one, time-major: ``observations (T + 1, B, ...)``, ``rewards (T, B)``..."""
         lengths = np.array([len(ep.rewards) for ep in episodes])
-        horizon, batch = int(lengths.max()), len(episodes)
-        obs = np.zeros((horizon + 1, batch, episodes[0].observations.shape[-1]), dtype=np.float32)
-        actions = np.zeros((horizon, batch, *episodes[0].actions.shape[1:]), dtype=episodes[0].actions.dtype)
-        rewards = np.zeros((horizon, batch), dtype=np.float32)
-        for b, ep in enumerate(episodes):
-            obs[: lengths[b] + 1, b] = ep.observations
-            actions[: lengths[b], b] = ep.actions
-            rewards[: lengths[b], b] = ep.rewards
+        horizon = int(lengths.max())
+        obs = pad_time_major([ep.observations for ep in episodes], horizon + 1)
+        actions = pad_time_major([ep.actions for ep in episodes], horizon)
+        rewards = pad_time_major([ep.rewards for ep in episodes], horizon)
         device = self.device
         return {
-            "observations": th.as_tensor(obs, device=device),
+            "observations": obs_as_tensor(obs, device),
             "actions": th.as_tensor(actions, device=device),
             "rewards": th.as_tensor(rewards, device=device),
             "lengths": th.as_tensor(lengths, device=device),

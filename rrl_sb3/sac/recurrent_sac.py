@@ -198,7 +198,15 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         policy, env = resolve_policy_and_env(
-            "RecurrentSAC", self.policy_aliases, RecurrentSACPolicy, "MlpPolicy", policy, env, verbose, check_spaces
+            "RecurrentSAC",
+            self.policy_aliases,
+            RecurrentSACPolicy,
+            "MlpPolicy",
+            policy,
+            env,
+            verbose,
+            check_spaces,
+            _init_setup_model,
         )
         super().__init__(
             policy,
