@@ -5,6 +5,8 @@ What every algorithm must do (SB3 contract, save/load, seeding, memory probes) i
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -18,7 +20,14 @@ from rrl_sb3.common.buffers import SequenceReplayBufferSamples
 from rrl_sb3.envs import MemoryCueContinuous
 from rrl_sb3.sac import RecurrentSACPolicy, sequence_masks, soft_td_targets
 from rrl_sb3.sac.policies import SquashedGaussian
-from tests.checks import SAC_TINY, ExtremeActionEnv
+from tests.checks import (
+    ACTION_SPACES,
+    OBSERVATION_SPACES,
+    SAC_TINY,
+    ExtremeActionEnv,
+    SpaceEnv,
+    assert_carries_state_and_round_trips,
+)
 
 TINY = SAC_TINY
 
@@ -94,12 +103,30 @@ def test_unsupported_spaces() -> None:
         RecurrentSAC("rrl_sb3/MemoryCue-v0")
     env = gym.make("Pendulum-v1")
     env.observation_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,))})
-    with pytest.raises(ValueError, match=r"flat .*Box observation space"):
+    with pytest.raises(ValueError, match=r"does not take Dict observations yet.*FlattenObservation"):
+        RecurrentSAC("MlpPolicy", env, **TINY)
+    env.observation_space = spaces.Tuple([spaces.Discrete(2)])
+    with pytest.raises(ValueError, match=r"observation_space=Tuple.*FlattenObservation"):
         RecurrentSAC("MlpPolicy", env, **TINY)
     env = gym.make("Pendulum-v1")
     env.action_space = spaces.Box(-np.inf, np.inf, (1,))
     with pytest.raises(ValueError, match="finite bounds"):
         RecurrentSAC("MlpPolicy", env, **TINY)
+
+
+@pytest.mark.parametrize("observation", sorted(set(OBSERVATION_SPACES) - {"Dict"}))
+def test_every_observation_space(observation: str, tmp_path: Any) -> None:
+    """Construct, learn (updates included), predict with a carried state, save/load round trip and evaluate."""
+    space = OBSERVATION_SPACES[observation]
+    env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES["Box"]), n_envs=2, seed=0)
+    policy = "CnnPolicy" if observation.startswith("image") else "MlpPolicy"
+    kwargs = {**TINY["policy_kwargs"], "features_extractor_kwargs": {"features_dim": 8} if policy == "CnnPolicy" else {}}
+    model = RecurrentSAC(policy, env, **{**TINY, "policy_kwargs": kwargs, "learning_starts": 20}, seed=0)
+    model.learn(60)
+    assert model._n_updates > 0
+    stored = model.replay_buffer.observations[:2, 0]
+    assert stored.dtype == (space.dtype if observation != "Discrete" else np.int64)
+    assert_carries_state_and_round_trips(model, env, tmp_path)
 
 
 # --- masks and targets ----------------------------------------------------------------------------------------------

@@ -200,6 +200,8 @@ def test_bad_hyperparameters(kwargs: dict[str, Any], match: str) -> None:
 def test_unsupported_configurations() -> None:
     with pytest.raises(ValueError, match="Dict observations need a MultiInput policy"):
         REINFORCE("MlpGruPolicy", SimpleMultiObsEnv())
+    with pytest.raises(ValueError, match=r"ReinforceCnnGruPolicy reads images .*use the Mlp policy"):
+        REINFORCE("CnnGruPolicy", "CartPole-v1")
     tuple_obs = SpaceEnv(gym.spaces.Tuple([gym.spaces.Discrete(2), gym.spaces.Discrete(3)]), gym.spaces.Discrete(2))
     with pytest.raises(ValueError, match=r"observation_space=Tuple.*gymnasium.wrappers.FlattenObservation"):
         REINFORCE("MlpGruPolicy", tuple_obs)

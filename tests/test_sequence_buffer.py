@@ -361,7 +361,7 @@ def test_add_rows_requires_an_episode_start():
         ({"buffer_size": 3, "n_envs": 2}, ValueError, r"buffer_size.*got buffer_size=3"),
         ({"buffer_size": 10.5}, ValueError, "buffer_size=10.5"),
         ({"n_envs": 0}, ValueError, "n_envs=0"),
-        ({"observation_space": spaces.Discrete(4)}, TypeError, r"observation_space=Discrete\(4\)"),
+        ({"observation_space": spaces.Tuple([spaces.Discrete(4)])}, TypeError, r"observation_space=Tuple"),
         ({"observation_space": spaces.Dict({"a": spaces.Box(0, 1, (2,))})}, TypeError, "observation_space"),
         ({"action_space": spaces.MultiBinary(3)}, TypeError, r"action_space=MultiBinary\(3\)"),
         ({"optimize_memory_usage": True}, ValueError, "optimize_memory_usage"),
@@ -426,3 +426,12 @@ def test_sb3_off_policy_collection_fills_the_buffer(algo, tmp_path):
     # The generator was saved before `expected` was drawn, so the loaded buffer draws the same chunks.
     for a, b in zip(expected, model.replay_buffer.sample(16, 3), strict=True):
         assert th.equal(a, b)
+
+
+def test_discrete_observations_are_stored_as_indices() -> None:
+    buffer = SequenceReplayBuffer(20, spaces.Discrete(4), spaces.Discrete(2), n_envs=2, seed=0)
+    infos = [{}, {}]
+    buffer.add(np.array([0, 1]), np.array([2, 3]), np.array([1, 0]), np.zeros(2), np.zeros(2), infos)
+    assert buffer.observations.shape == (10, 2, 1) and buffer.observations.dtype == np.int64
+    assert buffer.observations[:2, :, 0].tolist() == [[0, 1], [2, 3]]
+    assert tuple(buffer.sample(3, 2).observations.shape) == (3, 2, 1)

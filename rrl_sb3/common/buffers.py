@@ -105,7 +105,8 @@ class SequenceReplayBuffer(ReplayBuffer):
 
     :param buffer_size: total number of rows (env steps, plus one row per episode start) kept across all envs,
         at least ``2 * n_envs``
-    :param observation_space: a ``Box`` space of any shape
+    :param observation_space: a ``Box`` space of any shape, or a ``Discrete`` (stored as ``(1,)`` indices),
+        ``MultiDiscrete`` or ``MultiBinary`` space
     :param action_space: a ``Box`` space (stored flattened, ``float32``) or a ``Discrete`` space (stored as ``int64``
         indices of shape ``(1,)``)
     :param device: PyTorch device of the sampled tensors
@@ -161,8 +162,11 @@ class SequenceReplayBuffer(ReplayBuffer):
                 f"buffer_size must be an integer >= 2 * n_envs = {2 * n_envs} (one add can write two rows to an env's "
                 f"stream), got buffer_size={buffer_size!r}"
             )
-        if not isinstance(observation_space, spaces.Box):
-            raise TypeError(f"observation_space must be a gymnasium.spaces.Box, got observation_space={observation_space!r}")
+        if not isinstance(observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+            raise TypeError(
+                "observation_space must be a gymnasium.spaces.Box, Discrete, MultiDiscrete or MultiBinary, got "
+                f"observation_space={observation_space!r}"
+            )
         if not isinstance(action_space, (spaces.Box, spaces.Discrete)):
             raise TypeError(f"action_space must be a gymnasium.spaces.Box or Discrete, got action_space={action_space!r}")
         if optimize_memory_usage:
@@ -422,6 +426,8 @@ class SequenceReplayBuffer(ReplayBuffer):
     def _as_obs(self, obs: np.ndarray, name: str, k: int | None = None) -> np.ndarray:
         k = self.n_envs if k is None else k
         array = np.asarray(obs, dtype=self.observations.dtype)
+        if isinstance(self.observation_space, spaces.Discrete) and array.shape == (k,):
+            array = array.reshape(k, 1)  # a VecEnv's Discrete observations are (n_envs,); SB3 stores them as (n, 1)
         if array.shape != (k, *self.obs_shape):
             raise ValueError(f"{name} must have shape {(k, *self.obs_shape)}, got {array.shape}")
         return array

@@ -13,7 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space, preprocess_obs
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor, NatureCNN
+from torch import nn
 
 #: the observation spaces SB3's ``preprocess_obs`` handles, alone or as the values of a ``Dict``
 SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -34,6 +38,28 @@ def check_observation_space(algo: str, space: spaces.Space) -> None:
             _check_leaf(algo, subspace, f"observation_space[{key!r}]")
         return
     _check_leaf(algo, space, "observation_space")
+
+
+def check_extractor_fits(
+    policy: str, observation_space: spaces.Space, extractor_class: type[BaseFeaturesExtractor], normalize_images: bool
+) -> None:
+    """Raise ``ValueError`` where SB3's extractor would fail later with an assertion or a shape error: ``NatureCNN``
+    (the ``Cnn*`` policies) on anything but images, a flattening or CNN extractor on a ``Dict`` space.
+
+    :param policy: the policy's name, for the message
+    """
+    if isinstance(observation_space, spaces.Dict) and issubclass(extractor_class, (FlattenExtractor, NatureCNN)):
+        raise ValueError(
+            f"Dict observations need a MultiInput policy or a features_extractor_class for Dicts, got {policy} "
+            f"with {extractor_class.__name__}"
+        )
+    if issubclass(extractor_class, NatureCNN) and not is_image_space(
+        observation_space, check_channels=False, normalized_image=not normalize_images
+    ):
+        raise ValueError(
+            f"{policy} reads images (NatureCNN: a uint8 Box of shape (H, W, C) or (C, H, W), H and W >= 36), got "
+            f"observation_space={observation_space!r}; use the Mlp policy"
+        )
 
 
 def _check_leaf(algo: str, space: spaces.Space, name: str) -> None:
@@ -86,3 +112,37 @@ def batch_size(obs: Observations) -> int:
     """The number of observations in a batch (the first axis; of any key for dict observations)."""
     first = next(iter(obs.values())) if isinstance(obs, dict) else obs
     return int(first.shape[0])
+
+
+class SequenceFeatures(nn.Module):
+    """SB3's ``preprocess_obs`` and a features extractor, over observations with leading axes (time-major sequences
+    ``(L, B, ...)``, or any other): what an SB3 policy does to a batch, for networks that read histories.
+
+    :param observation_space: the observation space
+    :param extractor: an SB3 features extractor built for it (``FlattenExtractor``, ``NatureCNN``, ...)
+    :param normalize_images: scale image observations to ``[0, 1]``, as SB3's policies do
+    :param leading: how many leading axes the observations have (2 for ``(L, B, ...)``)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        extractor: BaseFeaturesExtractor,
+        normalize_images: bool = True,
+        leading: int = 2,
+    ) -> None:
+        super().__init__()
+        self.observation_space = observation_space
+        self.extractor = extractor
+        self.normalize_images = normalize_images
+        self.leading = leading
+        self.features_dim = int(extractor.features_dim)
+
+    def forward(self, obs: Observations) -> th.Tensor:
+        """Features ``(*leading axes, features_dim)`` of ``obs`` (tensors; a dict of them for ``Dict`` spaces)."""
+        first = next(iter(obs.values())) if isinstance(obs, dict) else obs
+        lead = tuple(first.shape[: self.leading])
+        n = int(np.prod(lead))
+        flat = map_observations(lambda value: value.reshape(n, *value.shape[self.leading :]), obs)
+        features = self.extractor(preprocess_obs(flat, self.observation_space, self.normalize_images))
+        return features.view(*lead, self.features_dim)

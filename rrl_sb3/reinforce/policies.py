@@ -14,7 +14,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
-from rrl_sb3.common.observations import check_observation_space, merge_leading_axes
+from rrl_sb3.common.observations import check_extractor_fits, check_observation_space, merge_leading_axes
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
 from rrl_sb3.common.utils import is_number
@@ -82,12 +82,7 @@ class ReinforcePolicy(RecurrentStatePolicy):
     ) -> None:
         check_spaces(observation_space, action_space)
         extractor = features_extractor_class or self.default_features_extractor_class
-        if isinstance(observation_space, spaces.Dict) and issubclass(extractor, (FlattenExtractor, NatureCNN)):
-            raise ValueError(
-                f"Dict observations need a MultiInput policy (MultiInputGruPolicy, MultiInputLstmPolicy, "
-                f"MultiInputPolicy) or a features_extractor_class for Dicts, got {type(self).__name__} with "
-                f"{extractor.__name__}"
-            )
+        check_extractor_fits(type(self).__name__, observation_space, extractor, normalize_images)
         if rnn_type == "default":
             rnn_type = self.default_rnn_type
         if rnn_type not in ("gru", "lstm", None):

@@ -1,8 +1,18 @@
 """Recurrent soft actor-critic: SAC with GRU or LSTM actor and critics, trained on replayed sequences."""
 
-from rrl_sb3.sac.policies import RecurrentSACPolicy
+from rrl_sb3.sac.policies import RecurrentSACCnnPolicy, RecurrentSACPolicy
 from rrl_sb3.sac.recurrent_sac import RecurrentSAC, SequenceMasks, sequence_masks, soft_td_targets
 
 MlpPolicy = RecurrentSACPolicy
+CnnPolicy = RecurrentSACCnnPolicy
 
-__all__ = ["MlpPolicy", "RecurrentSAC", "RecurrentSACPolicy", "SequenceMasks", "sequence_masks", "soft_td_targets"]
+__all__ = [
+    "CnnPolicy",
+    "MlpPolicy",
+    "RecurrentSAC",
+    "RecurrentSACCnnPolicy",
+    "RecurrentSACPolicy",
+    "SequenceMasks",
+    "sequence_masks",
+    "soft_td_targets",
+]

@@ -8,12 +8,14 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor, NatureCNN
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 from torch.nn import functional as F
 
 from rrl_sb3.common.math import symlog
+from rrl_sb3.common.observations import SequenceFeatures, check_extractor_fits, check_observation_space
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
 
@@ -36,12 +38,14 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-    """Raise ``ValueError`` unless the observation space is a flat ``Box`` and the action space a flat ``Box`` with
-    finite bounds (SAC's squashed Gaussian needs them)."""
-    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+    """Raise ``ValueError`` unless the observation space is a ``Box`` (any shape; images), ``Discrete``,
+    ``MultiDiscrete`` or ``MultiBinary`` space and the action space a flat ``Box`` with finite bounds (SAC's squashed
+    Gaussian needs them)."""
+    check_observation_space("RecurrentSAC", observation_space)
+    if isinstance(observation_space, spaces.Dict):
         raise ValueError(
-            f"RecurrentSAC needs a flat (1-D) Box observation space, got {observation_space!r}; "
-            "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
+            f"RecurrentSAC does not take Dict observations yet (its sequence replay buffer stores one array), got "
+            f"{observation_space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
         )
     if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
         raise ValueError(
@@ -62,11 +66,12 @@ def mlp(in_dim: int, sizes: list[int], out_dim: int, activation_fn: type[nn.Modu
 
 
 class RecurrentEncoder(nn.Module):
-    """History encoder: ``[o_t, a_{t-1}(, symlog r_{t-1})]`` -> linear embedding -> GRU/LSTM -> ``h_t``.
+    """History encoder: ``[f(o_t), a_{t-1}(, symlog r_{t-1})]`` -> linear embedding -> GRU/LSTM -> ``h_t``, where
+    ``f(o_t)`` are the observation's features (:class:`~rrl_sb3.common.observations.SequenceFeatures`).
 
     The previous action and reward are zeroed where an episode starts (they belong to the previous episode).
 
-    :param obs_dim: observation size
+    :param obs_dim: size of the observation features
     :param action_dim: action size
     :param use_reward: read the previous reward too (the critics do; the actor cannot, see :class:`RecurrentSACPolicy`)
     :param embed_dim: size of the embedding before the recurrent layer
@@ -103,7 +108,7 @@ class RecurrentEncoder(nn.Module):
         is_first: th.Tensor,
         state: RnnState | None = None,
     ) -> tuple[th.Tensor, RnnState]:
-        """Encode time-major sequences ``(L, B, ...)`` (``is_first`` and ``prev_reward``: ``(L, B)``).
+        """Encode time-major sequences ``(L, B, ...)`` of observation features (``is_first``, ``prev_reward``: ``(L, B)``).
 
         :return: ``h`` ``(L, B, hidden_size)`` and the state after the last step
         """
@@ -147,11 +152,12 @@ class SquashedGaussian:
 
 
 class RecurrentActor(nn.Module):
-    """``pi(a_t | o_0..o_t, a_0..a_{t-1})``: a recurrent encoder, then an MLP on ``[h_t, o_t]`` to a squashed Gaussian."""
+    """``pi(a_t | o_0..o_t, a_0..a_{t-1})``: observation features, a recurrent encoder, then an MLP on
+    ``[h_t, f(o_t)]`` to a squashed Gaussian."""
 
     def __init__(
         self,
-        obs_dim: int,
+        features: SequenceFeatures,
         action_dim: int,
         embed_dim: int,
         rnn_type: RnnType,
@@ -161,21 +167,23 @@ class RecurrentActor(nn.Module):
         activation_fn: type[nn.Module],
     ) -> None:
         super().__init__()
+        self.features = features
+        obs_dim = features.features_dim
         self.encoder = RecurrentEncoder(obs_dim, action_dim, False, embed_dim, rnn_type, hidden_size, n_layers, activation_fn)
         self.head = mlp(hidden_size + obs_dim, net_arch, 2 * action_dim, activation_fn)
 
-    def distribution(self, h: th.Tensor, obs: th.Tensor) -> SquashedGaussian:
-        mean, log_std = self.head(th.cat([h, obs.float()], dim=-1)).chunk(2, dim=-1)
+    def distribution(self, h: th.Tensor, features: th.Tensor) -> SquashedGaussian:
+        mean, log_std = self.head(th.cat([h, features], dim=-1)).chunk(2, dim=-1)
         return SquashedGaussian(mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX))
 
 
 class RecurrentCritic(nn.Module):
-    """Twin (or ``n_critics``) Q heads on ``[h_t, o_t, a_t]`` over one recurrent encoder of the full history
-    (observations, previous actions and previous rewards)."""
+    """Twin (or ``n_critics``) Q heads on ``[h_t, f(o_t), a_t]`` over one recurrent encoder of the full history
+    (observation features, previous actions and previous rewards)."""
 
     def __init__(
         self,
-        obs_dim: int,
+        features: SequenceFeatures,
         action_dim: int,
         embed_dim: int,
         rnn_type: RnnType,
@@ -186,13 +194,15 @@ class RecurrentCritic(nn.Module):
         n_critics: int,
     ) -> None:
         super().__init__()
+        self.features = features
+        obs_dim = features.features_dim
         self.encoder = RecurrentEncoder(obs_dim, action_dim, True, embed_dim, rnn_type, hidden_size, n_layers, activation_fn)
         in_dim = hidden_size + obs_dim + action_dim
         self.q_heads = nn.ModuleList([mlp(in_dim, net_arch, 1, activation_fn) for _ in range(n_critics)])
 
-    def q_values(self, h: th.Tensor, obs: th.Tensor, action: th.Tensor) -> th.Tensor:
+    def q_values(self, h: th.Tensor, features: th.Tensor, action: th.Tensor) -> th.Tensor:
         """Every head's ``Q(h_t, o_t, a_t)``, stacked on a new first axis: ``(n_critics, ...)``."""
-        x = th.cat([h, obs.float(), action], dim=-1)
+        x = th.cat([h, features, action], dim=-1)
         return th.stack([head(x).squeeze(-1) for head in self.q_heads])
 
 
@@ -201,15 +211,18 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
 
     The actor and the critics have **separate** recurrent encoders (sharing one destabilises training); the
     ``n_critics`` Q heads share the critics' encoder, and the target critics are a Polyak-averaged copy of the
-    critics. The critics read ``(o_t, a_{t-1}, r_{t-1})``; the actor reads ``(o_t, a_{t-1})``: SB3's ``predict`` (and
-    so ``evaluate_policy``) never sees rewards, so an actor that needed them could not act outside ``learn``.
+    critics. Each of the actor and the critics reads the observations through its own SB3 features extractor (after
+    ``preprocess_obs``: one-hot ``Discrete``/``MultiDiscrete``, images scaled to ``[0, 1]``): ``FlattenExtractor``
+    for ``"MlpPolicy"``, ``NatureCNN`` for ``"CnnPolicy"`` (images), as SB3's SAC does. The critics read
+    ``(o_t, a_{t-1}, r_{t-1})``; the actor reads ``(o_t, a_{t-1})``: SB3's ``predict`` (and so ``evaluate_policy``)
+    never sees rewards, so an actor that needed them could not act outside ``learn``.
 
     **Recurrent state.** :meth:`predict` returns a tuple of numpy arrays with the **env axis second**: the actor's
     recurrent state ``(h,)`` (GRU) or ``(h, c)`` (LSTM), each ``(n_rnn_layers, n_envs, rnn_hidden_size)``, followed
     by the previous action (in ``[-1, 1]``) as ``(1, n_envs, action_dim)``. ``state=None`` is the initial state, and an
     env whose ``episode_start`` is true starts from it.
 
-    :param observation_space: flat ``Box`` observation space
+    :param observation_space: a ``Box`` (any shape; images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space
     :param action_space: flat ``Box`` action space with finite bounds
     :param lr_schedule: learning rate schedule (its value at progress 1 sets the optimizers' initial rate)
     :param rnn_type: ``"gru"`` or ``"lstm"``
@@ -219,11 +232,15 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
     :param net_arch: hidden layers of the actor head and of each Q head: a list, or ``dict(pi=[...], qf=[...])``
     :param activation_fn: activation of the embeddings and heads
     :param n_critics: number of Q heads (the target is their minimum)
+    :param features_extractor_class: SB3 features extractor of the observations (``None``: the policy's default)
+    :param features_extractor_kwargs: its keyword arguments (e.g. ``features_dim`` of ``NatureCNN``)
+    :param normalize_images: scale image observations to ``[0, 1]`` (SB3's option)
     :param optimizer_class: optimizer of the actor and of the critics
     :param optimizer_kwargs: extra keyword arguments of the optimizer
     """
 
     state_layout = "env axis second"
+    default_features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor
 
     def __init__(
         self,
@@ -237,10 +254,15 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,
         n_critics: int = 2,
+        features_extractor_class: type[BaseFeaturesExtractor] | None = None,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         check_spaces(observation_space, action_space)
+        extractor = features_extractor_class or self.default_features_extractor_class
+        check_extractor_fits(type(self).__name__, observation_space, extractor, normalize_images)
         if rnn_type not in ("gru", "lstm"):
             raise ValueError(f"policy_kwargs rnn_type must be 'gru' or 'lstm', got rnn_type={rnn_type!r}")
         for name, value in (
@@ -268,6 +290,9 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         super().__init__(
             observation_space,
             action_space,
+            features_extractor_class=extractor,
+            features_extractor_kwargs=features_extractor_kwargs,
+            normalize_images=normalize_images,
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
             squash_output=True,
@@ -277,20 +302,34 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         self.net_arch = net_arch
         self.activation_fn = activation_fn
         self.n_critics = int(n_critics)
-        obs_dim, self.action_dim = int(observation_space.shape[0]), int(action_space.shape[0])  # type: ignore[index]
+        self.action_dim = int(action_space.shape[0])  # type: ignore[index]
         rnn = dict(embed_dim=self.embed_dim, rnn_type=rnn_type, hidden_size=self.rnn_hidden_size, n_layers=self.n_rnn_layers)
-        self.actor = RecurrentActor(obs_dim, self.action_dim, **rnn, net_arch=list(arch["pi"]), activation_fn=activation_fn)
+        self.actor = RecurrentActor(
+            self._sequence_features(), self.action_dim, **rnn, net_arch=list(arch["pi"]), activation_fn=activation_fn
+        )
         self.critic = RecurrentCritic(
-            obs_dim, self.action_dim, **rnn, net_arch=list(arch["qf"]), activation_fn=activation_fn, n_critics=self.n_critics
+            self._sequence_features(),
+            self.action_dim,
+            **rnn,
+            net_arch=list(arch["qf"]),
+            activation_fn=activation_fn,
+            n_critics=self.n_critics,
         )
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
         self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
         self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
+    def _sequence_features(self) -> SequenceFeatures:
+        """A features extractor of its own, over time-major observations."""
+        return SequenceFeatures(self.observation_space, self.make_features_extractor(), self.normalize_images)
+
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(
+            features_extractor_class=self.features_extractor_class,
+            features_extractor_kwargs=self.features_extractor_kwargs,
+            normalize_images=self.normalize_images,
             lr_schedule=ConstantSchedule(self.actor.optimizer.param_groups[0]["lr"]),
             rnn_type=self.rnn_type,
             rnn_hidden_size=self.rnn_hidden_size,
@@ -318,19 +357,20 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         return ActorState(rnn_state, th.zeros(1, n_envs, self.action_dim, device=self.device))
 
     def step(
-        self, obs: th.Tensor, state: ActorState, episode_start: th.Tensor, deterministic: bool = False
+        self, obs: PyTorchObs, state: ActorState, episode_start: th.Tensor, deterministic: bool = False
     ) -> tuple[th.Tensor, ActorState]:
         """One step of every env: reset the state where ``episode_start``, read ``(o_t, a_{t-1})``, choose ``a_t``.
 
-        :param obs: ``(n_envs, obs_dim)``
+        :param obs: ``(n_envs, ...)``
         :param state: the carried state (see :meth:`initial_state`)
         :param episode_start: ``(n_envs,)``
         :param deterministic: act with ``tanh(mean)`` instead of sampling
         :return: the action in ``[-1, 1]`` ``(n_envs, action_dim)`` and the new state, which remembers that action
         """
         starts = episode_start.float().view(1, -1)
-        h, new_rnn = self.actor.encoder(obs.float().unsqueeze(0), state.prev_action, None, starts, state.rnn)
-        dist = self.actor.distribution(h[0], obs)
+        features = self.actor.features(obs.unsqueeze(0))  # a sequence of one step
+        h, new_rnn = self.actor.encoder(features, state.prev_action, None, starts, state.rnn)
+        dist = self.actor.distribution(h[0], features[0])
         action = dist.mode() if deterministic else dist.rsample()[0]
         return action, ActorState(new_rnn, action.unsqueeze(0))
 
@@ -348,3 +388,9 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
         """Model action in ``[-1, 1]`` -> the env's action range."""
         return self.unscale_action(action.cpu().numpy())
+
+
+class RecurrentSACCnnPolicy(RecurrentSACPolicy):
+    """:class:`RecurrentSACPolicy` on images (``"CnnPolicy"``): ``NatureCNN`` features for the actor and the critics."""
+
+    default_features_extractor_class = NatureCNN

@@ -27,7 +27,7 @@ from rrl_sb3.common.utils import (
     require,
     resolve_policy_and_env,
 )
-from rrl_sb3.sac.policies import RecurrentSACPolicy, check_spaces
+from rrl_sb3.sac.policies import RecurrentSACCnnPolicy, RecurrentSACPolicy, check_spaces
 
 
 class SequenceMasks(NamedTuple):
@@ -67,7 +67,7 @@ class SACLosses(NamedTuple):
     :param log_prob: ``log pi(a|h)`` of the fresh actions, ``(L, B)`` (gradients into the actor)
     :param actions_pi: fresh reparameterised actions ``a ~ pi``, ``(L, B, action_dim)``
     :param h_critic: the critics' encoding of the chunks, detached
-    :param obs: time-major observations
+    :param critic_features: the critics' features of the observations, time-major, detached
     :param actor_mask: rows the actor loss averages over (see :func:`sequence_masks`)
     :param n_actor: how many rows that is (at least 1)
     :param q_mean: the first critic's mean Q over the valid transitions (for the logs)
@@ -79,7 +79,7 @@ class SACLosses(NamedTuple):
     log_prob: th.Tensor
     actions_pi: th.Tensor
     h_critic: th.Tensor
-    obs: th.Tensor
+    critic_features: th.Tensor
     actor_mask: th.Tensor
     n_actor: th.Tensor
     q_mean: th.Tensor
@@ -165,7 +165,10 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
     :param _init_setup_model: build the networks and the buffer at construction
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": RecurrentSACPolicy}
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": RecurrentSACPolicy,
+        "CnnPolicy": RecurrentSACCnnPolicy,
+    }
     policy: RecurrentSACPolicy
     replay_buffer: SequenceReplayBuffer | None  # type: ignore[assignment]
 
@@ -355,15 +358,16 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         :param data: batch-major chunks ``(B, L, ...)`` from the replay buffer
         """
         # Time-major (L, B, ...) for the recurrent layers.
-        obs = data.observations.transpose(0, 1).float()
+        obs = data.observations.transpose(0, 1)
         prev_actions = data.prev_actions.transpose(0, 1).float()
         rewards = data.rewards.transpose(0, 1)
         terminated, truncated, is_first = (x.transpose(0, 1) for x in (data.terminated, data.truncated, data.is_first))
         masks = sequence_masks(is_first, terminated, truncated, self.burn_in)
         n_actor, n_critic = masks.actor.sum().clamp(min=1), masks.critic.sum().clamp(min=1)
 
-        h_actor, _ = self.actor.encoder(obs, prev_actions, None, is_first)
-        actions_pi, log_prob = self.actor.distribution(h_actor, obs).rsample()
+        actor_features = self.actor.features(obs)
+        h_actor, _ = self.actor.encoder(actor_features, prev_actions, None, is_first)
+        actions_pi, log_prob = self.actor.distribution(h_actor, actor_features).rsample()
 
         ent_coef = self._current_ent_coef()
         ent_coef_loss = None
@@ -372,24 +376,35 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
             ent_coef_loss = -(self.log_ent_coef * gap).sum() / n_actor
 
         with th.no_grad():
-            h_target, _ = self.critic_target.encoder(obs, prev_actions, rewards, is_first)
-            next_q = self.critic_target.q_values(h_target[1:], obs[1:], actions_pi[1:]).min(dim=0).values
+            target_features = self.critic_target.features(obs)
+            h_target, _ = self.critic_target.encoder(target_features, prev_actions, rewards, is_first)
+            next_q = self.critic_target.q_values(h_target[1:], target_features[1:], actions_pi[1:]).min(dim=0).values
             # a_t is stored with o_{t+1} (row t + 1), as r_t and whether o_{t+1} is terminal
             targets = soft_td_targets(rewards[1:], terminated[1:], next_q, log_prob[1:], ent_coef, self.gamma)
             targets = th.where(masks.critic, targets, 0.0)
 
-        h_critic, _ = self.critic.encoder(obs, prev_actions, rewards, is_first)
-        q_values = self.critic.q_values(h_critic[:-1], obs[:-1], prev_actions[1:])
+        critic_features = self.critic.features(obs)
+        h_critic, _ = self.critic.encoder(critic_features, prev_actions, rewards, is_first)
+        q_values = self.critic.q_values(h_critic[:-1], critic_features[:-1], prev_actions[1:])
         squared = th.where(masks.critic, (q_values - targets) ** 2, 0.0)
         critic_loss = 0.5 * squared.sum() / n_critic  # summed over the critics, averaged over valid transitions
         q_mean = (th.where(masks.critic, q_values[0], 0.0).sum() / n_critic).detach()
         return SACLosses(
-            critic_loss, ent_coef_loss, ent_coef, log_prob, actions_pi, h_critic.detach(), obs, masks.actor, n_actor, q_mean
+            critic_loss,
+            ent_coef_loss,
+            ent_coef,
+            log_prob,
+            actions_pi,
+            h_critic.detach(),
+            critic_features.detach(),
+            masks.actor,
+            n_actor,
+            q_mean,
         )
 
     def actor_loss(self, losses: SACLosses) -> th.Tensor:
         """``mean(ent_coef * log pi(a|h) - min_i Q_i(h, a))`` over the actor mask, ``a ~ pi`` reparameterised."""
-        q_pi = self.critic.q_values(losses.h_critic, losses.obs, losses.actions_pi).min(dim=0).values
+        q_pi = self.critic.q_values(losses.h_critic, losses.critic_features, losses.actions_pi).min(dim=0).values
         per_row = losses.ent_coef * losses.log_prob - q_pi
         return th.where(losses.actor_mask, per_row, 0.0).sum() / losses.n_actor
 
