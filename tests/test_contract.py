@@ -393,23 +393,37 @@ MODEL_LIST: list[Entry] = [
         },
         save_load=SaveLoad(short_pendulum, 150, 60, ("policy.world_model", "policy.actor", "policy.critic")),
         seeding=Seeding(lambda seed: short_pendulum(), 120),
-        probes=tuple(
-            # the best memoryless return is 0 on both probes, the best with memory 1
+        probes=(
+            *(
+                # the best memoryless return is 0 on both probes, the best with memory 1
+                Probe(
+                    f"{env_cls.__name__}-delay{delay}-{steps}",
+                    env_cls,
+                    {"delay": delay},
+                    steps,
+                    DREAMER_MEMORY,
+                    above(0.6),
+                    slow=slow,
+                )
+                for env_cls, delay, steps, slow in (
+                    (MemoryCueDiscrete, 1, 1500, False),
+                    (MemoryCueContinuous, 1, 1200, False),
+                    (MemoryCueDiscrete, 2, 5000, True),
+                    (MemoryCueContinuous, 2, 6000, True),
+                )
+            ),
+            # The cue as a Discrete observation (one-hot in, categorical reconstruction). Measured, seed 0: 1.0 at 3000
+            # steps (-0.16 at 1500; seed 2 -0.16 at 3000); the vector cue at 1500 steps gives 1.0, -0.16, 0.16 on seeds
+            # 0-2: Dreamer's memory-probe learning is seed-sensitive at these budgets.
             Probe(
-                f"{env_cls.__name__}-delay{delay}-{steps}",
-                env_cls,
-                {"delay": delay},
-                steps,
+                "MemoryCueDiscrete-delay1-discrete-obs-3000",
+                MemoryCueDiscrete,
+                {"delay": 1, "observation": "discrete"},
+                3000,
                 DREAMER_MEMORY,
                 above(0.6),
-                slow=slow,
-            )
-            for env_cls, delay, steps, slow in (
-                (MemoryCueDiscrete, 1, 1500, False),
-                (MemoryCueContinuous, 1, 1200, False),
-                (MemoryCueDiscrete, 2, 5000, True),
-                (MemoryCueContinuous, 2, 6000, True),
-            )
+                slow=True,
+            ),
         ),
         env_id="Pendulum-v1",
         default_policy=DreamerPolicy,
@@ -453,18 +467,44 @@ MODEL_LIST: list[Entry] = [
             check=sac_reloaded,
         ),
         seeding=Seeding(lambda seed: short_pendulum(), 100),
-        probes=tuple(
-            # the best memoryless return is 0, the best with memory 1
+        probes=(
+            *(
+                # the best memoryless return is 0, the best with memory 1
+                Probe(
+                    f"MemoryCueContinuous-delay{delay}-{steps}",
+                    MemoryCueContinuous,
+                    {"delay": delay},
+                    steps,
+                    dict(SAC_MEMORY, sequence_length=max(6, 2 * (delay + 2))),
+                    above(0.6),
+                    slow=slow,
+                )
+                for delay, steps, slow in ((1, 700, False), (3, 4000, True), (6, 8000, True))
+            ),
+            # The cue as a Discrete observation and as an image (CnnPolicy, 32 CNN features). Measured, seeds 0-2: 0.95-0.98
+            # at 700 steps (Discrete; the vector cue: the same), 0.998 on every seed at 1500 steps (image, about 1 minute).
             Probe(
-                f"MemoryCueContinuous-delay{delay}-{steps}",
+                "MemoryCueContinuous-delay1-discrete-obs-700",
                 MemoryCueContinuous,
-                {"delay": delay},
-                steps,
-                dict(SAC_MEMORY, sequence_length=max(6, 2 * (delay + 2))),
+                {"delay": 1, "observation": "discrete"},
+                700,
+                dict(SAC_MEMORY, sequence_length=6),
                 above(0.6),
-                slow=slow,
-            )
-            for delay, steps, slow in ((1, 700, False), (3, 4000, True), (6, 8000, True))
+            ),
+            Probe(
+                "MemoryCueContinuous-delay1-image-obs-1500",
+                MemoryCueContinuous,
+                {"delay": 1, "observation": "image"},
+                1500,
+                dict(
+                    SAC_MEMORY,
+                    sequence_length=6,
+                    policy_kwargs={**SAC_MEMORY["policy_kwargs"], "features_extractor_kwargs": {"features_dim": 32}},
+                ),
+                above(0.6),
+                slow=True,
+                make=lambda env, kwargs: RecurrentSAC("CnnPolicy", env, seed=0, **kwargs),
+            ),
         ),
         env_id="rrl_sb3/PendulumNoVel-v1",
         default_policy=RecurrentSACPolicy,

@@ -127,23 +127,6 @@ def check_hyperparameters(owner: Any, checks: Mapping[str, Check], prefix: str =
             raise ValueError(f"{prefix}{name} must be {check.what}, got {name}={value!r}")
 
 
-def check_flat_spaces(
-    algo: str, observation_space: spaces.Space, action_space: spaces.Space, finite_action_bounds: bool = False
-) -> None:
-    """Raise ``ValueError`` unless the observation space is a flat ``Box`` and the action space a flat ``Box`` or
-    ``Discrete`` (with finite bounds if ``finite_action_bounds``), naming ``algo`` and the space."""
-    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
-        raise ValueError(
-            f"{algo} needs a flat (1-D) Box observation space, got {observation_space!r}; "
-            "flatten Dict or image observations first (e.g. gymnasium.wrappers.FlattenObservation)"
-        )
-    flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
-    if not (flat_box or isinstance(action_space, spaces.Discrete)):
-        raise ValueError(f"{algo} supports flat Box and Discrete action spaces, got {action_space!r}")
-    if finite_action_bounds and flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
-        raise ValueError(f"{algo} needs finite bounds on a Box action space, got {action_space!r}")
-
-
 def space_differences(expected: spaces.Space, got: spaces.Space) -> list[str]:
     """What differs between two spaces (type, shape, dtype, bounds, ``n``, ``start``), as ``"<what> <got> != <expected>"``
     phrases; empty if they are equal."""

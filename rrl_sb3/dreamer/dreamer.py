@@ -262,7 +262,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         data = self.replay_buffer.sample(self.batch_size, self.sequence_length, env=self._vec_normalize_env)
         prev_action = policy.model_action(data.prev_actions)
         wm_losses, posterior = policy.world_model.loss(
-            data.observations.float(), prev_action, data.rewards, data.terminated, data.is_first
+            data.observations, prev_action, data.rewards, data.terminated, data.is_first
         )
         self._optimize(policy.world_model, wm_losses.total, "world model")
 

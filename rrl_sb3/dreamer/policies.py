@@ -7,17 +7,18 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
 from rrl_sb3.common.math import ReturnNormalizer
+from rrl_sb3.common.observations import check_observation_space
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.utils import (
     IN_CLOSED_UNIT_INTERVAL,
     NON_NEGATIVE,
     POSITIVE,
-    check_flat_spaces,
     check_hyperparameters,
     one_of,
 )
@@ -67,7 +68,8 @@ class DreamerPolicy(RecurrentStatePolicy):
     previous action in the model's representation ``(n_envs, action_dim)`` (in ``[-1, 1]`` for ``Box`` actions,
     one-hot for ``Discrete``). ``state=None`` or ``episode_start=True`` for an env starts it from the initial state.
 
-    :param observation_space: flat ``Box`` observation space
+    :param observation_space: a ``Box`` (any shape but images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary``
+        space
     :param action_space: ``Box`` or ``Discrete`` action space
     :param lr_schedule: learning rate schedule of the world model
     :param actor_lr: learning rate of the actor
@@ -152,10 +154,9 @@ class DreamerPolicy(RecurrentStatePolicy):
             twohot_space=twohot_space,
         )
         self.actor_lr, self.critic_lr = actor_lr, critic_lr
-        obs_dim = int(observation_space.shape[0])
         rssm_kwargs = dict(deter=deter, stoch=stoch, classes=classes, latent=latent, unimix=unimix, min_std=latent_min_std)
         self.world_model = WorldModel(
-            obs_dim, self.action_dim, hidden, layers, free_bits, dyn_scale, rep_scale, rssm_kwargs, twohot_space
+            observation_space, self.action_dim, hidden, layers, free_bits, dyn_scale, rep_scale, rssm_kwargs, twohot_space
         )
         feature_dim = self.world_model.feature_dim
         self.actor = Actor(feature_dim, self.action_dim, self.discrete, hidden, layers, actor_min_std, actor_max_std, unimix)
@@ -171,9 +172,19 @@ class DreamerPolicy(RecurrentStatePolicy):
 
     @staticmethod
     def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-        """Raise ``ValueError`` unless the spaces are a flat ``Box`` observation and a ``Box`` (finite bounds) or
-        ``Discrete`` action."""
-        check_flat_spaces("Dreamer", observation_space, action_space, finite_action_bounds=True)
+        """Raise ``ValueError`` unless the observation space is a ``Box`` (not an image), ``Discrete``,
+        ``MultiDiscrete`` or ``MultiBinary`` space and the action space a ``Box`` (finite bounds) or ``Discrete``."""
+        check_observation_space("Dreamer", observation_space)
+        if isinstance(observation_space, spaces.Dict) or is_image_space(observation_space, check_channels=False):
+            raise ValueError(
+                f"Dreamer does not take {'Dict' if isinstance(observation_space, spaces.Dict) else 'image'} observations "
+                f"yet, got {observation_space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
+            )
+        flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
+        if not (flat_box or isinstance(action_space, spaces.Discrete)):
+            raise ValueError(f"Dreamer supports flat Box and Discrete action spaces, got {action_space!r}")
+        if flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
+            raise ValueError(f"Dreamer needs finite bounds on a Box action space, got {action_space!r}")
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return dict(
@@ -200,7 +211,7 @@ class DreamerPolicy(RecurrentStatePolicy):
 
         :return: the action in the model's representation (in ``[-1, 1]`` or one-hot) and the new state
         """
-        embed = self.world_model.encode(obs.float())
+        embed = self.world_model.encode(obs)
         latent, _ = self.world_model.rssm.observe_step(
             state.latent, state.prev_action, embed, episode_start, sample=not deterministic
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch as th
 import torch.nn.functional as F
+from gymnasium import spaces
 from torch import nn
 
 from rrl_sb3.common.math import TwoHotBins, symlog
@@ -33,6 +35,64 @@ def mlp(in_dim: int, out_dim: int, hidden: int, layers: int, zero_init_output: b
         nn.init.zeros_(out.bias)
     modules.append(out)
     return nn.Sequential(*modules)
+
+
+class ObservationCodec:
+    """How the world model reads and reconstructs the observations of a space (any number of leading axes).
+
+    - ``Box`` (any shape, flattened): read as ``symlog(x)``, reconstructed by regression in symlog space (squared
+      error summed over the components);
+    - ``Discrete`` and ``MultiDiscrete``: read one-hot (one group per variable), reconstructed as categoricals
+      (cross-entropy summed over the variables);
+    - ``MultiBinary``: read as 0/1, reconstructed as Bernoullis (binary cross-entropy summed over the bits).
+
+    :param space: the observation space
+    """
+
+    def __init__(self, space: spaces.Space) -> None:
+        self.space = space
+        if isinstance(space, spaces.Discrete):
+            self.classes = [int(space.n)]
+        elif isinstance(space, spaces.MultiDiscrete):
+            self.classes = [int(n) for n in np.asarray(space.nvec).reshape(-1)]
+        else:
+            self.classes = []
+        if self.classes:
+            self.in_dim = self.out_dim = sum(self.classes)
+        else:
+            self.in_dim = self.out_dim = int(np.prod(space.shape))  # type: ignore[arg-type]
+
+    def _flat(self, obs: th.Tensor, n_lead: int) -> th.Tensor:
+        lead = obs.shape[:n_lead]
+        if isinstance(self.space, spaces.Discrete):
+            return obs.reshape(*lead).long()  # (..., 1) from the replay buffer, (...) from a VecEnv
+        if self.classes:
+            return obs.reshape(*lead, len(self.classes)).long()
+        return obs.reshape(*lead, self.in_dim).float()
+
+    def inputs(self, obs: th.Tensor, n_lead: int) -> th.Tensor:
+        """What the encoder reads: ``(*lead, in_dim)`` floats."""
+        flat = self._flat(obs, n_lead)
+        if isinstance(self.space, spaces.Discrete):
+            return F.one_hot(flat, self.classes[0]).float()
+        if self.classes:
+            return th.cat([F.one_hot(flat[..., i], n).float() for i, n in enumerate(self.classes)], dim=-1)
+        return flat if isinstance(self.space, spaces.MultiBinary) else symlog(flat)
+
+    def loss(self, output: th.Tensor, obs: th.Tensor, n_lead: int) -> th.Tensor:
+        """Reconstruction loss ``(*lead,)`` of the decoder's ``output`` ``(*lead, out_dim)``."""
+        flat = self._flat(obs, n_lead)
+        if isinstance(self.space, spaces.Discrete):
+            return F.cross_entropy(output.reshape(-1, self.out_dim), flat.reshape(-1), reduction="none").view(flat.shape)
+        if self.classes:
+            groups = output.split(self.classes, dim=-1)
+            return sum(  # type: ignore[return-value]
+                F.cross_entropy(g.reshape(-1, n), flat[..., i].reshape(-1), reduction="none").view(flat.shape[:-1])
+                for i, (g, n) in enumerate(zip(groups, self.classes, strict=True))
+            )
+        if isinstance(self.space, spaces.MultiBinary):
+            return F.binary_cross_entropy_with_logits(output, flat, reduction="none").sum(-1)
+        return (output - symlog(flat)).pow(2).sum(-1)
 
 
 class Latent(NamedTuple):
@@ -214,12 +274,13 @@ class WorldModelLosses(NamedTuple):
 class WorldModel(nn.Module):
     """Encoder, RSSM and the observation, reward and continue heads, trained on replayed sequences.
 
-    Observations are encoded and reconstructed in symlog space; rewards are regressed with a two-hot
+    Observations are read and reconstructed as :class:`ObservationCodec` says (vectors in symlog space, discrete
+    parts as categoricals, bits as Bernoullis); rewards are regressed with a two-hot
     cross-entropy on symlog-spaced bins; the continue head is a Bernoulli of ``1 - terminated`` (a time limit is not a
     termination). The KL term is balanced between the dynamics (``dyn_scale``, trains the prior) and the
     representation (``rep_scale``, trains the posterior), each clipped below at ``free_bits`` nats.
 
-    :param obs_dim: size of the flat observation
+    :param observation_space: the observation space (see :class:`ObservationCodec`)
     :param action_dim: size of the action input (one-hot for discrete actions)
     :param hidden: width of the MLP layers
     :param layers: hidden layers of the encoder, decoder and heads
@@ -232,7 +293,7 @@ class WorldModel(nn.Module):
 
     def __init__(
         self,
-        obs_dim: int,
+        observation_space: spaces.Space,
         action_dim: int,
         hidden: int = 256,
         layers: int = 2,
@@ -244,10 +305,11 @@ class WorldModel(nn.Module):
     ) -> None:
         super().__init__()
         self.free_bits, self.dyn_scale, self.rep_scale = free_bits, dyn_scale, rep_scale
-        self.encoder = mlp(obs_dim, hidden, hidden, layers - 1)
+        self.codec = ObservationCodec(observation_space)
+        self.encoder = mlp(self.codec.in_dim, hidden, hidden, layers - 1)
         self.rssm = RSSM(action_dim, hidden, hidden=hidden, **(rssm_kwargs or {}))
         feat_dim = self.rssm.deter_dim + self.rssm.stoch_dim
-        self.decoder = mlp(feat_dim, obs_dim, hidden, layers)
+        self.decoder = mlp(feat_dim, self.codec.out_dim, hidden, layers)
         self.reward_head = mlp(feat_dim, 255, hidden, layers, zero_init_output=True)
         self.continue_head = mlp(feat_dim, 1, hidden, layers)
         self.bins = TwoHotBins(space=twohot_space)
@@ -256,8 +318,9 @@ class WorldModel(nn.Module):
     def feature_dim(self) -> int:
         return self.rssm.deter_dim + self.rssm.stoch_dim
 
-    def encode(self, obs: th.Tensor) -> th.Tensor:
-        return self.encoder(symlog(obs))
+    def encode(self, obs: th.Tensor, n_lead: int = 1) -> th.Tensor:
+        """Embeddings ``(*lead, hidden)`` of observations with ``n_lead`` leading axes."""
+        return self.encoder(self.codec.inputs(obs, n_lead))
 
     def reward(self, features: th.Tensor) -> th.Tensor:
         return self.bins.decode(self.reward_head(features))
@@ -275,9 +338,9 @@ class WorldModel(nn.Module):
     ) -> tuple[WorldModelLosses, Latent]:
         """Losses on a batch of sequences ``(B, L, ...)`` in the replay layout (row ``t``: ``o_t``, ``a_{t-1}``,
         ``r_{t-1}``, ``terminated_t``, ``is_first_t``), and the posterior states to imagine from."""
-        posterior, post_stats, prior_stats = self.rssm.observe(self.encode(obs), prev_action, is_first)
+        posterior, post_stats, prior_stats = self.rssm.observe(self.encode(obs, 2), prev_action, is_first)
         features = posterior.features
-        obs_loss = (self.decoder(features) - symlog(obs)).pow(2).sum(-1)
+        obs_loss = self.codec.loss(self.decoder(features), obs, 2)
         reward_loss = self.bins.loss(self.reward_head(features), reward)
         cont_loss = F.binary_cross_entropy_with_logits(
             self.continue_head(features).squeeze(-1), 1.0 - terminated, reduction="none"
