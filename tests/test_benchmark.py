@@ -235,24 +235,25 @@ def test_equal_cpu_tables_hand_computed() -> None:
 
 def test_skipped_pairs_are_saved_with_the_results_and_merged(tmp_path: Path) -> None:
     lines: list[str] = []
-    suite = tiny_suite(algos=["sac", "recurrent_sac"], seeds=[0])
+    variant = AlgoEntry("sac", label="sac_small", hyperparams={"learning_rate": 3e-3})
+    suite = tiny_suite(algos=["sac", variant], seeds=[0])
     outcome = run_suite(suite, tmp_path, verbose=False, log=lines.append)  # nothing to run: both skip CartPole
     assert not outcome.finished and len(outcome.unsupported) == 2
     assert "skipped: sac on rrl_sb3/CartPoleNoVel-v1: sac supports Box actions, the env has Discrete" in lines
     sac = SkippedPair("sac", "sac", CARTPOLE, "Discrete", ("Box",))
-    recurrent_sac = SkippedPair("recurrent_sac", "recurrent_sac", CARTPOLE, "Discrete", ("Box",))
+    sac_small = SkippedPair("sac_small", "sac", CARTPOLE, "Discrete", ("Box",))
     store = ResultStore(tmp_path)
-    assert store.skipped() == [recurrent_sac, sac]
+    assert store.skipped() == [sac, sac_small]
     # another suite into the same directory adds its pairs and keeps the others
     run_suite(tiny_suite(algos=["sac"], envs=["CartPole-v1"], seeds=[0]), tmp_path, verbose=False, log=lines.append)
     sac_cartpole = SkippedPair("sac", "sac", "CartPole-v1", "Discrete", ("Box",))
-    assert store.skipped() == [recurrent_sac, sac_cartpole, sac]
+    assert store.skipped() == [sac_cartpole, sac, sac_small]
     # a pair a later suite runs is no longer skipped
     store.save_skipped([], planned=[("sac", "CartPole-v1")])
-    assert store.skipped() == [recurrent_sac, sac]
-    assert json.loads((tmp_path / SKIPPED_FILE).read_text())["skipped"][0] == {
-        "algo": "recurrent_sac",
-        "algorithm": "recurrent_sac",
+    assert store.skipped() == [sac, sac_small]
+    assert json.loads((tmp_path / SKIPPED_FILE).read_text())["skipped"][1] == {
+        "algo": "sac_small",
+        "algorithm": "sac",
         "env": CARTPOLE,
         "action_space": "Discrete",
         "supported": ["Box"],

@@ -17,7 +17,7 @@ from stable_baselines3.common.logger import configure
 
 from rrl_sb3 import RecurrentSAC
 from rrl_sb3.common.buffers import SequenceReplayBufferSamples
-from rrl_sb3.envs import MemoryCueContinuous
+from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
 from rrl_sb3.sac import RecurrentSACPolicy, sequence_masks, soft_td_targets
 from rrl_sb3.sac.policies import SquashedGaussian
 from tests.checks import (
@@ -97,10 +97,10 @@ def test_bad_arguments(args, kwargs, error, match) -> None:
 
 
 def test_unsupported_spaces() -> None:
-    with pytest.raises(ValueError, match=r"Box action spaces only .*got Discrete\(2\)"):
-        RecurrentSAC("CartPole-v1", **TINY)
-    with pytest.raises(ValueError, match=r"Box action spaces only .*got Discrete\(2\)"):
-        RecurrentSAC("rrl_sb3/MemoryCue-v0")
+    env = gym.make("Pendulum-v1")
+    env.action_space = spaces.MultiDiscrete([2, 2])
+    with pytest.raises(ValueError, match=r"flat Box .* and Discrete action spaces, got MultiDiscrete"):
+        RecurrentSAC("MlpPolicy", env, **TINY)
     env = gym.make("Pendulum-v1")
     env.observation_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,))})
     with pytest.raises(ValueError, match=r"does not take Dict observations yet.*FlattenObservation"):
@@ -114,11 +114,12 @@ def test_unsupported_spaces() -> None:
         RecurrentSAC("MlpPolicy", env, **TINY)
 
 
+@pytest.mark.parametrize("action", ["Box", "Discrete"])
 @pytest.mark.parametrize("observation", sorted(set(OBSERVATION_SPACES) - {"Dict"}))
-def test_every_observation_space(observation: str, tmp_path: Any) -> None:
+def test_every_observation_space(observation: str, action: str, tmp_path: Any) -> None:
     """Construct, learn (updates included), predict with a carried state, save/load round trip and evaluate."""
     space = OBSERVATION_SPACES[observation]
-    env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES["Box"]), n_envs=2, seed=0)
+    env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES[action]), n_envs=2, seed=0)
     policy = "CnnPolicy" if observation.startswith("image") else "MlpPolicy"
     kwargs = {**TINY["policy_kwargs"], "features_extractor_kwargs": {"features_dim": 8} if policy == "CnnPolicy" else {}}
     model = RecurrentSAC(policy, env, **{**TINY, "policy_kwargs": kwargs, "learning_starts": 20}, seed=0)
@@ -127,6 +128,33 @@ def test_every_observation_space(observation: str, tmp_path: Any) -> None:
     stored = model.replay_buffer.observations[:2, 0]
     assert stored.dtype == (space.dtype if observation != "Discrete" else np.int64)
     assert_carries_state_and_round_trips(model, env, tmp_path)
+
+
+def test_discrete_actions() -> None:
+    """Categorical actor, one Q output per action, the previous action carried one-hot, the entropy target."""
+    env = make_vec_env(MemoryCueDiscrete, n_envs=2, seed=0, env_kwargs={"n_cues": 3, "delay": 1})
+    model = RecurrentSAC("MlpPolicy", env, **{**TINY, "learning_starts": 20}, seed=0)
+    assert model.target_entropy == pytest.approx(0.5 * np.log(3))
+    assert model.critic.q_heads[0][-1].out_features == 3 and model.actor.head[-1].out_features == 3
+    model.learn(60)
+    assert model.replay_buffer.prev_actions.dtype == np.int64
+    obs = env.reset()
+    action, state = model.predict(obs, episode_start=np.ones(2, dtype=bool), deterministic=True)
+    assert action.dtype == np.int64 and action.shape == (2,)
+    np.testing.assert_array_equal(state[-1][0], np.eye(3)[action])  # the action taken, one-hot, for the next step
+    losses = model.compute_losses(model.replay_buffer.sample(4, 8))
+    assert losses.probs is not None and th.allclose(losses.probs.sum(-1), th.ones(()))
+    entropy = -(losses.probs * losses.log_probs).sum(-1)
+    assert th.allclose(losses.log_prob, -entropy)
+    # the actor moves probability towards the action the critics value most
+    model.critic.q_all = lambda h, f: th.stack([th.tensor([0.0, 5.0, 0.0]).expand(*h.shape[:-1], 3)] * 2)
+    before = losses.probs[..., 1].mean()
+    model.actor_loss(losses).backward()
+    with th.no_grad():
+        for param in model.actor.parameters():
+            param -= 0.1 * param.grad
+    after = model.compute_losses(model.replay_buffer.sample(4, 8)).probs[..., 1].mean()
+    assert after > before
 
 
 # --- masks and targets ----------------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ BUILTIN_ALGORITHMS = (
         "rrl_sb3.sac:RecurrentSAC",
         "MlpPolicy",
         on_policy=False,
-        action_spaces=("Box",),
+        action_spaces=("Box", "Discrete"),
         description="RecurrentSAC (rrl_sb3), GRU actor and critics",
     ),
     AlgoSpec(

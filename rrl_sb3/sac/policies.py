@@ -39,18 +39,20 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
     """Raise ``ValueError`` unless the observation space is a ``Box`` (any shape; images), ``Discrete``,
-    ``MultiDiscrete`` or ``MultiBinary`` space and the action space a flat ``Box`` with finite bounds (SAC's squashed
-    Gaussian needs them)."""
+    ``MultiDiscrete`` or ``MultiBinary`` space and the action space ``Discrete`` or a flat ``Box`` with finite bounds
+    (SAC's squashed Gaussian needs them)."""
     check_observation_space("RecurrentSAC", observation_space)
     if isinstance(observation_space, spaces.Dict):
         raise ValueError(
             f"RecurrentSAC does not take Dict observations yet (its sequence replay buffer stores one array), got "
             f"{observation_space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
         )
+    if isinstance(action_space, spaces.Discrete):
+        return
     if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
         raise ValueError(
-            f"RecurrentSAC supports flat Box action spaces only (a squashed Gaussian policy), got {action_space!r}; "
-            "for Discrete actions use Dreamer, REINFORCE or RecurrentPPO"
+            f"RecurrentSAC supports flat Box (a squashed Gaussian policy) and Discrete action spaces, got "
+            f"{action_space!r}; for MultiDiscrete actions use REINFORCE or RecurrentPPO"
         )
     if not np.all(np.isfinite(action_space.low)) or not np.all(np.isfinite(action_space.high)):
         raise ValueError(f"RecurrentSAC needs finite bounds on the Box action space, got {action_space!r}")
@@ -151,9 +153,31 @@ class SquashedGaussian:
         return th.tanh(self.mean)
 
 
+class SoftCategorical:
+    """The actor's distribution over ``n`` discrete actions (SAC for discrete actions): probabilities and their logs
+    are explicit, so the losses take expectations over the actions instead of sampling them.
+
+    :param logits: unnormalised log-probabilities ``(..., n)``
+    """
+
+    def __init__(self, logits: th.Tensor) -> None:
+        self.log_probs = F.log_softmax(logits, dim=-1)
+        self.probs = self.log_probs.exp()
+
+    def sample(self) -> th.Tensor:
+        """One-hot samples ``(..., n)``."""
+        index = th.multinomial(self.probs.reshape(-1, self.probs.shape[-1]), 1).view(self.probs.shape[:-1])
+        return F.one_hot(index, self.probs.shape[-1]).to(self.probs.dtype)
+
+    def mode(self) -> th.Tensor:
+        """One-hot most likely actions ``(..., n)``."""
+        return F.one_hot(self.probs.argmax(-1), self.probs.shape[-1]).to(self.probs.dtype)
+
+
 class RecurrentActor(nn.Module):
     """``pi(a_t | o_0..o_t, a_0..a_{t-1})``: observation features, a recurrent encoder, then an MLP on
-    ``[h_t, f(o_t)]`` to a squashed Gaussian."""
+    ``[h_t, f(o_t)]`` to a squashed Gaussian (``Box`` actions) or a categorical (``Discrete``, ``action_dim`` actions,
+    previous actions read one-hot)."""
 
     def __init__(
         self,
@@ -165,21 +189,27 @@ class RecurrentActor(nn.Module):
         n_layers: int,
         net_arch: list[int],
         activation_fn: type[nn.Module],
+        discrete: bool = False,
     ) -> None:
         super().__init__()
         self.features = features
+        self.discrete = discrete
         obs_dim = features.features_dim
         self.encoder = RecurrentEncoder(obs_dim, action_dim, False, embed_dim, rnn_type, hidden_size, n_layers, activation_fn)
-        self.head = mlp(hidden_size + obs_dim, net_arch, 2 * action_dim, activation_fn)
+        self.head = mlp(hidden_size + obs_dim, net_arch, action_dim if discrete else 2 * action_dim, activation_fn)
 
-    def distribution(self, h: th.Tensor, features: th.Tensor) -> SquashedGaussian:
-        mean, log_std = self.head(th.cat([h, features], dim=-1)).chunk(2, dim=-1)
+    def distribution(self, h: th.Tensor, features: th.Tensor) -> SquashedGaussian | SoftCategorical:
+        out = self.head(th.cat([h, features], dim=-1))
+        if self.discrete:
+            return SoftCategorical(out)
+        mean, log_std = out.chunk(2, dim=-1)
         return SquashedGaussian(mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX))
 
 
 class RecurrentCritic(nn.Module):
     """Twin (or ``n_critics``) Q heads on ``[h_t, f(o_t), a_t]`` over one recurrent encoder of the full history
-    (observation features, previous actions and previous rewards)."""
+    (observation features, previous actions and previous rewards); for ``Discrete`` actions each head reads
+    ``[h_t, f(o_t)]`` and outputs the value of every action."""
 
     def __init__(
         self,
@@ -192,18 +222,24 @@ class RecurrentCritic(nn.Module):
         net_arch: list[int],
         activation_fn: type[nn.Module],
         n_critics: int,
+        discrete: bool = False,
     ) -> None:
         super().__init__()
         self.features = features
         obs_dim = features.features_dim
         self.encoder = RecurrentEncoder(obs_dim, action_dim, True, embed_dim, rnn_type, hidden_size, n_layers, activation_fn)
-        in_dim = hidden_size + obs_dim + action_dim
-        self.q_heads = nn.ModuleList([mlp(in_dim, net_arch, 1, activation_fn) for _ in range(n_critics)])
+        in_dim, out_dim = (hidden_size + obs_dim, action_dim) if discrete else (hidden_size + obs_dim + action_dim, 1)
+        self.q_heads = nn.ModuleList([mlp(in_dim, net_arch, out_dim, activation_fn) for _ in range(n_critics)])
 
     def q_values(self, h: th.Tensor, features: th.Tensor, action: th.Tensor) -> th.Tensor:
         """Every head's ``Q(h_t, o_t, a_t)``, stacked on a new first axis: ``(n_critics, ...)``."""
         x = th.cat([h, features, action], dim=-1)
         return th.stack([head(x).squeeze(-1) for head in self.q_heads])
+
+    def q_all(self, h: th.Tensor, features: th.Tensor) -> th.Tensor:
+        """``Discrete`` actions: every head's ``Q(h_t, o_t, a)`` for every action, ``(n_critics, ..., n_actions)``."""
+        x = th.cat([h, features], dim=-1)
+        return th.stack([head(x) for head in self.q_heads])
 
 
 class RecurrentSACPolicy(RecurrentStatePolicy):
@@ -223,7 +259,8 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
     env whose ``episode_start`` is true starts from it.
 
     :param observation_space: a ``Box`` (any shape; images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space
-    :param action_space: flat ``Box`` action space with finite bounds
+    :param action_space: flat ``Box`` action space with finite bounds, or ``Discrete`` (a categorical actor and Q heads
+        with one output per action; the previous action is read one-hot)
     :param lr_schedule: learning rate schedule (its value at progress 1 sets the optimizers' initial rate)
     :param rnn_type: ``"gru"`` or ``"lstm"``
     :param rnn_hidden_size: size of each recurrent state
@@ -295,17 +332,23 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
             normalize_images=normalize_images,
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
-            squash_output=True,
+            squash_output=not isinstance(action_space, spaces.Discrete),
         )
         self.rnn_type: RnnType = rnn_type
         self.rnn_hidden_size, self.n_rnn_layers, self.embed_dim = int(rnn_hidden_size), int(n_rnn_layers), int(embed_dim)
         self.net_arch = net_arch
         self.activation_fn = activation_fn
         self.n_critics = int(n_critics)
-        self.action_dim = int(action_space.shape[0])  # type: ignore[index]
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])  # type: ignore[union-attr,index]
         rnn = dict(embed_dim=self.embed_dim, rnn_type=rnn_type, hidden_size=self.rnn_hidden_size, n_layers=self.n_rnn_layers)
         self.actor = RecurrentActor(
-            self._sequence_features(), self.action_dim, **rnn, net_arch=list(arch["pi"]), activation_fn=activation_fn
+            self._sequence_features(),
+            self.action_dim,
+            **rnn,
+            net_arch=list(arch["pi"]),
+            activation_fn=activation_fn,
+            discrete=self.discrete,
         )
         self.critic = RecurrentCritic(
             self._sequence_features(),
@@ -314,6 +357,7 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
             net_arch=list(arch["qf"]),
             activation_fn=activation_fn,
             n_critics=self.n_critics,
+            discrete=self.discrete,
         )
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
@@ -364,14 +408,18 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         :param obs: ``(n_envs, ...)``
         :param state: the carried state (see :meth:`initial_state`)
         :param episode_start: ``(n_envs,)``
-        :param deterministic: act with ``tanh(mean)`` instead of sampling
-        :return: the action in ``[-1, 1]`` ``(n_envs, action_dim)`` and the new state, which remembers that action
+        :param deterministic: act with ``tanh(mean)`` (the most likely action) instead of sampling
+        :return: the action in ``[-1, 1]`` ``(n_envs, action_dim)`` (one-hot for ``Discrete``) and the new state, which
+            remembers that action
         """
         starts = episode_start.float().view(1, -1)
         features = self.actor.features(obs.unsqueeze(0))  # a sequence of one step
         h, new_rnn = self.actor.encoder(features, state.prev_action, None, starts, state.rnn)
         dist = self.actor.distribution(h[0], features[0])
-        action = dist.mode() if deterministic else dist.rsample()[0]
+        if isinstance(dist, SoftCategorical):
+            action = dist.mode() if deterministic else dist.sample()
+        else:
+            action = dist.mode() if deterministic else dist.rsample()[0]
         return action, ActorState(new_rnn, action.unsqueeze(0))
 
     def remember_action(self, state: ActorState, action: th.Tensor) -> ActorState:  # type: ignore[override]
@@ -386,7 +434,9 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         return ActorState(tuple(arrays[:-1]), arrays[-1])
 
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
-        """Model action in ``[-1, 1]`` -> the env's action range."""
+        """Model action in ``[-1, 1]`` -> the env's action range (one-hot -> index for ``Discrete``)."""
+        if self.discrete:
+            return action.argmax(-1).cpu().numpy()
         return self.unscale_action(action.cpu().numpy())
 
 

@@ -27,7 +27,7 @@ from rrl_sb3.common.utils import (
     require,
     resolve_policy_and_env,
 )
-from rrl_sb3.sac.policies import RecurrentSACCnnPolicy, RecurrentSACPolicy, check_spaces
+from rrl_sb3.sac.policies import RecurrentSACCnnPolicy, RecurrentSACPolicy, SoftCategorical, check_spaces
 
 
 class SequenceMasks(NamedTuple):
@@ -71,6 +71,9 @@ class SACLosses(NamedTuple):
     :param actor_mask: rows the actor loss averages over (see :func:`sequence_masks`)
     :param n_actor: how many rows that is (at least 1)
     :param q_mean: the first critic's mean Q over the valid transitions (for the logs)
+    :param probs: ``Discrete`` actions: the actor's probabilities of every action, ``(L, B, n)`` (``log_prob`` is then
+        their expected log-probability, the negative entropy)
+    :param log_probs: ``Discrete`` actions: their logs
     """
 
     critic: th.Tensor
@@ -83,6 +86,8 @@ class SACLosses(NamedTuple):
     actor_mask: th.Tensor
     n_actor: th.Tensor
     q_mean: th.Tensor
+    probs: th.Tensor | None = None
+    log_probs: th.Tensor | None = None
 
 
 def soft_td_targets(
@@ -115,8 +120,9 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
 
     The actor reads the history ``(o_t, a_{t-1})`` and the critics the history ``(o_t, a_{t-1}, r_{t-1})`` through
     **separate** recurrent encoders; ``n_critics=2`` Q heads share the critics' encoder, and a Polyak-averaged copy of
-    the critics gives the targets. The entropy coefficient is tuned automatically towards ``-dim(A)`` by default, and
-    actions come from a tanh-squashed Gaussian.
+    the critics gives the targets. The entropy coefficient is tuned automatically towards a target entropy, and
+    actions come from a tanh-squashed Gaussian (``Box``) or a categorical (``Discrete``: SAC for discrete actions, with
+    expectations over the actions in the targets and in the actor loss, Christodoulou 2019).
 
     Experience goes into a :class:`~rrl_sb3.common.SequenceReplayBuffer`. Every gradient step samples
     ``batch_size`` chunks of ``sequence_length`` consecutive steps, unrolls the three encoders (actor, critics, target
@@ -151,7 +157,8 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
     :param gradient_steps: gradient steps per training round (``-1``: as many as env steps collected in the round)
     :param action_noise: extra exploration noise added to the sampled actions (not needed by SAC)
     :param ent_coef: entropy coefficient: a float (fixed), ``"auto"`` (learned, starting at 1) or ``"auto_<init>"``
-    :param target_entropy: entropy the learned coefficient aims at; ``"auto"`` is ``-dim(A)``
+    :param target_entropy: entropy the learned coefficient aims at; ``"auto"`` is ``-dim(A)`` for ``Box`` actions and
+        ``0.5 * log(n)`` (half the entropy of the uniform policy) for ``Discrete(n)`` ones
     :param target_update_interval: gradient steps between two updates of the target critics
     :param max_grad_norm: clip the gradient norm of the actor and of the critics to this value (``None``: no clipping)
     :param stats_window_size: episodes averaged for ``rollout/ep_rew_mean``
@@ -232,7 +239,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
             support_multi_env=True,
             seed=seed,
             sde_support=False,
-            supported_action_spaces=(spaces.Box,),
+            supported_action_spaces=(spaces.Box, spaces.Discrete),
         )
         self.sequence_length = sequence_length
         self.burn_in = burn_in
@@ -299,7 +306,10 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
     def _setup_model(self) -> None:
         super()._setup_model()
         self._create_aliases()
-        if self.target_entropy == "auto":
+        if self.target_entropy == "auto" and isinstance(self.action_space, spaces.Discrete):
+            # half the uniform policy's entropy; 0.98 log|A| (Christodoulou, 2019) asks for a nearly uniform policy
+            self.target_entropy = 0.5 * float(np.log(self.action_space.n))
+        elif self.target_entropy == "auto":
             self.target_entropy = -float(np.prod(self.action_space.shape))  # type: ignore[arg-type]
         self.target_entropy = float(self.target_entropy)
         if isinstance(self.ent_coef, str):
@@ -332,9 +342,18 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         """Step the actor with the carried state (reset where an episode starts) and choose the actions: uniformly at
         random before ``learning_starts``, else sampled (plus ``action_noise``). The state remembers the action taken.
 
-        :return: the actions for the env and the same actions in ``[-1, 1]`` for the buffer
+        :return: the actions for the env and the same actions in ``[-1, 1]`` for the buffer (indices for ``Discrete``,
+            where ``action_noise`` does not apply)
         """
         action, state = self._policy_step()
+        if self.policy.discrete:
+            if self.num_timesteps < learning_starts:
+                index = np.array([self.action_space.sample() for _ in range(n_envs)])
+            else:
+                index = action.argmax(-1).cpu().numpy()
+            one_hot = th.nn.functional.one_hot(th.as_tensor(index, device=self.device), self.policy.action_dim)
+            self._rnn_state = self.policy.remember_action(state, one_hot.float())
+            return index, index
         if self.num_timesteps < learning_starts:
             scaled = self.policy.scale_action(np.array([self.action_space.sample() for _ in range(n_envs)]))
         else:
@@ -359,7 +378,10 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         """
         # Time-major (L, B, ...) for the recurrent layers.
         obs = data.observations.transpose(0, 1)
-        prev_actions = data.prev_actions.transpose(0, 1).float()
+        prev_actions = data.prev_actions.transpose(0, 1)
+        if self.policy.discrete:  # stored as indices (L, B, 1): read one-hot
+            prev_actions = th.nn.functional.one_hot(prev_actions[..., 0].long(), self.policy.action_dim)
+        prev_actions = prev_actions.float()
         rewards = data.rewards.transpose(0, 1)
         terminated, truncated, is_first = (x.transpose(0, 1) for x in (data.terminated, data.truncated, data.is_first))
         masks = sequence_masks(is_first, terminated, truncated, self.burn_in)
@@ -367,7 +389,10 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
 
         actor_features = self.actor.features(obs)
         h_actor, _ = self.actor.encoder(actor_features, prev_actions, None, is_first)
-        actions_pi, log_prob = self.actor.distribution(h_actor, actor_features).rsample()
+        dist = self.actor.distribution(h_actor, actor_features)
+        if isinstance(dist, SoftCategorical):
+            return self._discrete_losses(dist, obs, prev_actions, rewards, terminated, is_first, masks, n_actor, n_critic)
+        actions_pi, log_prob = dist.rsample()
 
         ent_coef = self._current_ent_coef()
         ent_coef_loss = None
@@ -402,10 +427,71 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
             q_mean,
         )
 
+    def _discrete_losses(
+        self,
+        dist: SoftCategorical,
+        obs: th.Tensor,
+        prev_actions: th.Tensor,
+        rewards: th.Tensor,
+        terminated: th.Tensor,
+        is_first: th.Tensor,
+        masks: SequenceMasks,
+        n_actor: th.Tensor,
+        n_critic: th.Tensor,
+    ) -> SACLosses:
+        """:meth:`compute_losses` for ``Discrete`` actions (soft actor-critic for discrete actions, Christodoulou
+        2019): expectations over the actions replace the samples. The soft value of ``o_{t+1}`` is
+        ``sum_a pi(a) (min_i Q_target_i(a) - ent_coef log pi(a))``, each critic regresses ``Q_i(a_t)`` of the action
+        taken, and the entropy coefficient follows the policy's entropy ``-sum_a pi(a) log pi(a)``."""
+        expected_log_prob = (dist.probs * dist.log_probs).sum(-1)  # the negative entropy, (L, B)
+        ent_coef = self._current_ent_coef()
+        ent_coef_loss = None
+        if self.log_ent_coef is not None:
+            gap = th.where(masks.actor, expected_log_prob.detach() + self.target_entropy, 0.0)
+            ent_coef_loss = -(self.log_ent_coef * gap).sum() / n_actor
+
+        with th.no_grad():
+            target_features = self.critic_target.features(obs)
+            h_target, _ = self.critic_target.encoder(target_features, prev_actions, rewards, is_first)
+            next_q = self.critic_target.q_all(h_target[1:], target_features[1:]).min(dim=0).values
+            probs, log_probs = dist.probs.detach()[1:], dist.log_probs.detach()[1:]
+            next_value = (probs * (next_q - ent_coef * log_probs)).sum(-1)
+            # soft_td_targets with the expectation as the soft value (its log-probability term set to 0)
+            targets = soft_td_targets(rewards[1:], terminated[1:], next_value, th.zeros_like(next_value), ent_coef, self.gamma)
+            targets = th.where(masks.critic, targets, 0.0)
+
+        critic_features = self.critic.features(obs)
+        h_critic, _ = self.critic.encoder(critic_features, prev_actions, rewards, is_first)
+        q_all = self.critic.q_all(h_critic[:-1], critic_features[:-1])
+        taken = prev_actions[1:].argmax(-1, keepdim=True)  # a_t is stored with o_{t+1}, one-hot here
+        q_values = q_all.gather(-1, taken.expand(q_all.shape[0], *taken.shape)).squeeze(-1)
+        squared = th.where(masks.critic, (q_values - targets) ** 2, 0.0)
+        critic_loss = 0.5 * squared.sum() / n_critic
+        q_mean = (th.where(masks.critic, q_values[0], 0.0).sum() / n_critic).detach()
+        return SACLosses(
+            critic_loss,
+            ent_coef_loss,
+            ent_coef,
+            expected_log_prob,
+            None,  # type: ignore[arg-type]
+            h_critic.detach(),
+            critic_features.detach(),
+            masks.actor,
+            n_actor,
+            q_mean,
+            dist.probs,
+            dist.log_probs,
+        )
+
     def actor_loss(self, losses: SACLosses) -> th.Tensor:
-        """``mean(ent_coef * log pi(a|h) - min_i Q_i(h, a))`` over the actor mask, ``a ~ pi`` reparameterised."""
-        q_pi = self.critic.q_values(losses.h_critic, losses.critic_features, losses.actions_pi).min(dim=0).values
-        per_row = losses.ent_coef * losses.log_prob - q_pi
+        """``mean(ent_coef * log pi(a|h) - min_i Q_i(h, a))`` over the actor mask, ``a ~ pi`` reparameterised; for
+        ``Discrete`` actions the expectation ``sum_a pi(a) (ent_coef log pi(a) - min_i Q_i(a))``."""
+        if losses.probs is not None and losses.log_probs is not None:
+            q_all = self.critic.q_all(losses.h_critic, losses.critic_features).min(dim=0).values.detach()
+            per_row = (losses.probs * (losses.ent_coef * losses.log_probs - q_all)).sum(-1)
+        else:
+            q_pi = self.critic.q_values(losses.h_critic, losses.critic_features, losses.actions_pi).min(dim=0).values
+            per_row = losses.ent_coef * losses.log_prob - q_pi
         return th.where(losses.actor_mask, per_row, 0.0).sum() / losses.n_actor
 
     def _step(self, module: th.nn.Module, optimizer: th.optim.Optimizer, loss: th.Tensor, name: str) -> None:
