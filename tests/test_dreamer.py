@@ -18,7 +18,7 @@ from rrl_sb3.common.math import symlog
 from rrl_sb3.dreamer import behavior as behavior_module
 from rrl_sb3.dreamer import world_model as world_model_module
 from rrl_sb3.dreamer.policies import DreamerPolicy
-from rrl_sb3.dreamer.world_model import RSSM, Latent, ObservationCodec
+from rrl_sb3.dreamer.world_model import RSSM, Latent, ObservationCodec, WorldModel
 from rrl_sb3.envs import MemoryCueDiscrete
 from tests.checks import (
     ACTION_SPACES,
@@ -82,8 +82,9 @@ class DictObsEnv(gym.Env):
 def test_unsupported_spaces() -> None:
     with pytest.raises(ValueError, match=r"does not take Dict observations yet.*FlattenObservation"):
         Dreamer("MlpPolicy", DictObsEnv(), **TINY)
-    with pytest.raises(ValueError, match=r"does not take image observations yet"):
-        Dreamer("MlpPolicy", SpaceEnv(OBSERVATION_SPACES["image"], spaces.Discrete(2)), **TINY)
+    tiny_image = spaces.Box(0, 255, (4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"images of at least 8 x 8"):
+        Dreamer("MlpPolicy", SpaceEnv(tiny_image, spaces.Discrete(2)), **TINY)
     with pytest.raises(ValueError, match=r"observation_space=Tuple.*FlattenObservation"):
         Dreamer("MlpPolicy", SpaceEnv(spaces.Tuple([spaces.Discrete(2)]), spaces.Discrete(2)), **TINY)
     env = gym.make("Pendulum-v1")
@@ -92,7 +93,7 @@ def test_unsupported_spaces() -> None:
         Dreamer("MlpPolicy", env, **TINY)
 
 
-ARRAY_SPACES = ("Box-1d", "Box-2d", "Discrete", "MultiDiscrete", "MultiBinary")
+ARRAY_SPACES = ("Box-1d", "Box-2d", "Discrete", "MultiDiscrete", "MultiBinary", "image", "image-channel-first")
 
 
 @pytest.mark.parametrize("action", ["Box", "Discrete"])
@@ -101,10 +102,27 @@ def test_every_observation_space(observation: str, action: str, tmp_path) -> Non
     """Construct, learn (updates included), predict with a carried state, save/load round trip and evaluate."""
     space = OBSERVATION_SPACES[observation]
     env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES[action]), n_envs=2, seed=0)
-    model = tiny(env, learning_starts=20)
+    model = tiny(env, learning_starts=20, policy_kwargs={**TINY["policy_kwargs"], "cnn_depth": 4})
     model.learn(60)
     assert model._n_updates > 0 and np.isfinite(model.logger.name_to_value["train/obs_loss"])
     assert_carries_state_and_round_trips(model, env, tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(36, 36, 3), (1, 64, 64), (3, 16, 16), (37, 50, 1), (8, 8, 4)])
+def test_image_encoder_and_decoder_keep_the_image_size(shape: tuple[int, int, int]) -> None:
+    space = spaces.Box(0, 255, shape, np.uint8)
+    model = WorldModel(space, action_dim=2, hidden=16, layers=1, cnn_depth=4, rssm_kwargs=dict(deter=16, stoch=4, classes=4))
+    obs = th.as_tensor(np.stack([space.sample() for _ in range(6)])).view(2, 3, *shape)  # (B, L, ...)
+    embed = model.encode(obs, 2)
+    assert embed.shape == (2, 3, 16)
+    features = th.randn(2, 3, model.feature_dim)
+    images = model.decode(features)
+    channels_first = shape[0] in (1, 3, 4) and shape[0] < shape[-1]
+    c, h, w = shape if channels_first else (shape[2], shape[0], shape[1])
+    assert images.shape == (6, c, h, w)
+    assert model.codec.loss(images, obs, 2).shape == (2, 3)
+    # a perfect reconstruction costs nothing: the target is the image in [-0.5, 0.5], channel-first
+    assert model.codec.loss(model.codec.images(obs, 2), obs, 2).abs().max() == 0
 
 
 def test_observation_codec_reads_and_reconstructs_each_space() -> None:

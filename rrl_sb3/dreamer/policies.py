@@ -23,7 +23,7 @@ from rrl_sb3.common.utils import (
     one_of,
 )
 from rrl_sb3.dreamer.behavior import Actor, Critic
-from rrl_sb3.dreamer.world_model import Latent, LatentKind, WorldModel
+from rrl_sb3.dreamer.world_model import Latent, LatentKind, ObservationCodec, WorldModel
 
 
 class DreamerState(NamedTuple):
@@ -68,8 +68,8 @@ class DreamerPolicy(RecurrentStatePolicy):
     previous action in the model's representation ``(n_envs, action_dim)`` (in ``[-1, 1]`` for ``Box`` actions,
     one-hot for ``Discrete``). ``state=None`` or ``episode_start=True`` for an env starts it from the initial state.
 
-    :param observation_space: a ``Box`` (any shape but images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary``
-        space
+    :param observation_space: a ``Box`` (any shape; ``uint8`` images read by a convolutional encoder), ``Discrete``,
+        ``MultiDiscrete`` or ``MultiBinary`` space
     :param action_space: ``Box`` or ``Discrete`` action space
     :param lr_schedule: learning rate schedule of the world model
     :param actor_lr: learning rate of the actor
@@ -91,6 +91,8 @@ class DreamerPolicy(RecurrentStatePolicy):
         ``"symlog"`` (the expectation of symlog bins, mapped back: below the mean of a spread of targets) or
         ``"raw"`` (DreamerV3's current heads: symexp-spaced bins, the expectation in the original scale, so a spread
         of returns is predicted by its mean); see :class:`~rrl_sb3.common.math.TwoHotBins`
+    :param cnn_depth: image observations: channels of the first convolution of the encoder (doubling as the image
+        halves, down to at most 6 x 6), mirrored by the decoder
     :param optimizer_class: optimizer of the three networks
     :param optimizer_kwargs: extra keyword arguments of the optimizer
     """
@@ -118,11 +120,13 @@ class DreamerPolicy(RecurrentStatePolicy):
         actor_min_std: float = 0.1,
         actor_max_std: float = 1.0,
         twohot_space: str = "symlog",
+        cnn_depth: int = 16,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.check_spaces(observation_space, action_space)
-        for name, value in (("hidden", hidden), ("layers", layers), ("deter", deter), ("stoch", stoch), ("classes", classes)):
+        sizes = (("hidden", hidden), ("layers", layers), ("deter", deter), ("stoch", stoch), ("classes", classes))
+        for name, value in (*sizes, ("cnn_depth", cnn_depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "layers" else 1):
                 raise ValueError(f"policy_kwargs {name} must be a positive integer, got {name}={value!r}")
         values = dict(latent=latent, unimix=unimix, latent_min_std=latent_min_std, free_bits=free_bits)
@@ -152,11 +156,21 @@ class DreamerPolicy(RecurrentStatePolicy):
             actor_min_std=actor_min_std,
             actor_max_std=actor_max_std,
             twohot_space=twohot_space,
+            cnn_depth=cnn_depth,
         )
         self.actor_lr, self.critic_lr = actor_lr, critic_lr
         rssm_kwargs = dict(deter=deter, stoch=stoch, classes=classes, latent=latent, unimix=unimix, min_std=latent_min_std)
         self.world_model = WorldModel(
-            observation_space, self.action_dim, hidden, layers, free_bits, dyn_scale, rep_scale, rssm_kwargs, twohot_space
+            observation_space,
+            self.action_dim,
+            hidden,
+            layers,
+            free_bits,
+            dyn_scale,
+            rep_scale,
+            rssm_kwargs,
+            twohot_space,
+            cnn_depth,
         )
         feature_dim = self.world_model.feature_dim
         self.actor = Actor(feature_dim, self.action_dim, self.discrete, hidden, layers, actor_min_std, actor_max_std, unimix)
@@ -172,14 +186,23 @@ class DreamerPolicy(RecurrentStatePolicy):
 
     @staticmethod
     def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-        """Raise ``ValueError`` unless the observation space is a ``Box`` (not an image), ``Discrete``,
-        ``MultiDiscrete`` or ``MultiBinary`` space and the action space a ``Box`` (finite bounds) or ``Discrete``."""
+        """Raise ``ValueError`` unless the observation space is a ``Box`` (images of at least 8 x 8 included),
+        ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space and the action space a ``Box`` (finite bounds) or
+        ``Discrete``."""
         check_observation_space("Dreamer", observation_space)
-        if isinstance(observation_space, spaces.Dict) or is_image_space(observation_space, check_channels=False):
+        if isinstance(observation_space, spaces.Dict):
             raise ValueError(
-                f"Dreamer does not take {'Dict' if isinstance(observation_space, spaces.Dict) else 'image'} observations "
-                f"yet, got {observation_space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
+                f"Dreamer does not take Dict observations yet, got {observation_space!r}; flatten them first "
+                "(gymnasium.wrappers.FlattenObservation)"
             )
+        if (
+            is_image_space(observation_space, check_channels=False)
+            and min(
+                ObservationCodec(observation_space).image_shape[1:]  # type: ignore[index]
+            )
+            < 8
+        ):
+            raise ValueError(f"Dreamer's image encoder needs images of at least 8 x 8, got {observation_space!r}")
         flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
         if not (flat_box or isinstance(action_space, spaces.Discrete)):
             raise ValueError(f"Dreamer supports flat Box and Discrete action spaces, got {action_space!r}")

@@ -8,6 +8,7 @@ import numpy as np
 import torch as th
 import torch.nn.functional as F
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from torch import nn
 
 from rrl_sb3.common.math import TwoHotBins, symlog
@@ -44,13 +45,23 @@ class ObservationCodec:
       error summed over the components);
     - ``Discrete`` and ``MultiDiscrete``: read one-hot (one group per variable), reconstructed as categoricals
       (cross-entropy summed over the variables);
-    - ``MultiBinary``: read as 0/1, reconstructed as Bernoullis (binary cross-entropy summed over the bits).
+    - ``MultiBinary``: read as 0/1, reconstructed as Bernoullis (binary cross-entropy summed over the bits);
+    - images (``uint8`` ``Box`` of shape ``(H, W, C)`` or ``(C, H, W)``): read channel-first in ``[-0.5, 0.5]`` by a
+      convolutional encoder, reconstructed by a transposed-convolution decoder (squared error summed over the pixels,
+      in the same scale).
 
     :param space: the observation space
     """
 
     def __init__(self, space: spaces.Space) -> None:
         self.space = space
+        self.image_shape: tuple[int, int, int] | None = None  # (C, H, W) of image observations
+        self.channels_first = True
+        if is_image_space(space, check_channels=False):
+            self.channels_first = is_image_space_channels_first(space)  # type: ignore[arg-type]
+            shape = space.shape  # type: ignore[union-attr]
+            c, h, w = shape if self.channels_first else (shape[2], shape[0], shape[1])  # type: ignore[index,misc]
+            self.image_shape = (int(c), int(h), int(w))
         if isinstance(space, spaces.Discrete):
             self.classes = [int(space.n)]
         elif isinstance(space, spaces.MultiDiscrete):
@@ -61,6 +72,12 @@ class ObservationCodec:
             self.in_dim = self.out_dim = sum(self.classes)
         else:
             self.in_dim = self.out_dim = int(np.prod(space.shape))  # type: ignore[arg-type]
+
+    def images(self, obs: th.Tensor, n_lead: int) -> th.Tensor:
+        """Image observations as one batch ``(N, C, H, W)`` of floats in ``[-0.5, 0.5]``, ``N`` = the leading axes."""
+        assert self.image_shape is not None
+        flat = obs.reshape(-1, *obs.shape[n_lead:]).float() / 255.0 - 0.5
+        return flat if self.channels_first else flat.permute(0, 3, 1, 2)
 
     def _flat(self, obs: th.Tensor, n_lead: int) -> th.Tensor:
         lead = obs.shape[:n_lead]
@@ -80,7 +97,9 @@ class ObservationCodec:
         return flat if isinstance(self.space, spaces.MultiBinary) else symlog(flat)
 
     def loss(self, output: th.Tensor, obs: th.Tensor, n_lead: int) -> th.Tensor:
-        """Reconstruction loss ``(*lead,)`` of the decoder's ``output`` ``(*lead, out_dim)``."""
+        """Reconstruction loss ``(*lead,)`` of the decoder's ``output`` ``(*lead, out_dim)`` (images: ``(N, C, H, W)``)."""
+        if self.image_shape is not None:
+            return (output - self.images(obs, n_lead)).pow(2).sum((1, 2, 3)).view(obs.shape[:n_lead])
         flat = self._flat(obs, n_lead)
         if isinstance(self.space, spaces.Discrete):
             return F.cross_entropy(output.reshape(-1, self.out_dim), flat.reshape(-1), reduction="none").view(flat.shape)
@@ -93,6 +112,73 @@ class ObservationCodec:
         if isinstance(self.space, spaces.MultiBinary):
             return F.binary_cross_entropy_with_logits(output, flat, reduction="none").sum(-1)
         return (output - symlog(flat)).pow(2).sum(-1)
+
+
+def _conv_sizes(height: int, width: int, min_size: int = 6) -> list[tuple[int, int]]:
+    """The spatial sizes through stride-2 convolutions (kernel 4, padding 1: each halves, rounding down) until the
+    smaller side is at most ``min_size``, the input size first."""
+    sizes = [(height, width)]
+    while min(sizes[-1]) > min_size:
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """Images ``(N, C, H, W)`` -> ``(N, out_dim)``: stride-2 convolutions (``depth``, ``2 depth``, ... channels, each
+    with a layer norm and SiLU) down to at most 6 x 6, then a linear layer.
+
+    :param image_shape: ``(C, H, W)``
+    :param depth: channels of the first convolution
+    :param out_dim: size of the embedding
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], depth: int, out_dim: int) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        sizes = _conv_sizes(height, width)
+        layers: list[nn.Module] = []
+        in_channels = channels
+        for i in range(len(sizes) - 1):
+            out_channels = depth * 2**i
+            layers += [nn.Conv2d(in_channels, out_channels, 4, 2, 1), nn.GroupNorm(1, out_channels), nn.SiLU()]
+            in_channels = out_channels
+        layers += [nn.Flatten(), nn.Linear(in_channels * sizes[-1][0] * sizes[-1][1], out_dim)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, images: th.Tensor) -> th.Tensor:
+        return self.net(images)
+
+
+class ConvDecoder(nn.Module):
+    """Features ``(N, in_dim)`` -> images ``(N, C, H, W)``: the mirror of :class:`ConvEncoder` (a linear layer to the
+    smallest feature map, then stride-2 transposed convolutions back to exactly ``H x W``).
+
+    :param in_dim: size of the features
+    :param image_shape: ``(C, H, W)``
+    :param depth: channels of the encoder's first convolution
+    """
+
+    def __init__(self, in_dim: int, image_shape: tuple[int, int, int], depth: int) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        sizes = _conv_sizes(height, width)
+        n = len(sizes) - 1
+        self.first = (depth * 2 ** (n - 1) if n else channels, *sizes[-1])
+        self.linear = nn.Linear(in_dim, int(np.prod(self.first)))
+        layers: list[nn.Module] = []
+        in_channels = self.first[0]
+        for i in reversed(range(n)):
+            out_channels = depth * 2 ** (i - 1) if i else channels
+            (small_h, small_w), (big_h, big_w) = sizes[i + 1], sizes[i]
+            padding = (big_h - 2 * small_h, big_w - 2 * small_w)  # 0 or 1: back to the exact size
+            layers.append(nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, output_padding=padding))
+            if i:
+                layers += [nn.GroupNorm(1, out_channels), nn.SiLU()]
+            in_channels = out_channels
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, features: th.Tensor) -> th.Tensor:
+        return self.net(self.linear(features).view(-1, *self.first))
 
 
 class Latent(NamedTuple):
@@ -289,6 +375,7 @@ class WorldModel(nn.Module):
     :param rep_scale: weight of the representation KL term
     :param rssm_kwargs: keyword arguments of :class:`RSSM`
     :param twohot_space: where the reward head's two-hot interpolation and expectation happen (:class:`TwoHotBins`)
+    :param cnn_depth: channels of the first convolution of the image encoder (doubling at each halving of the size)
     """
 
     def __init__(
@@ -302,14 +389,20 @@ class WorldModel(nn.Module):
         rep_scale: float = 0.1,
         rssm_kwargs: dict | None = None,
         twohot_space: str = "symlog",
+        cnn_depth: int = 16,
     ) -> None:
         super().__init__()
         self.free_bits, self.dyn_scale, self.rep_scale = free_bits, dyn_scale, rep_scale
         self.codec = ObservationCodec(observation_space)
-        self.encoder = mlp(self.codec.in_dim, hidden, hidden, layers - 1)
+        image = self.codec.image_shape
+        self.encoder: nn.Module = (
+            ConvEncoder(image, cnn_depth, hidden) if image else mlp(self.codec.in_dim, hidden, hidden, layers - 1)
+        )
         self.rssm = RSSM(action_dim, hidden, hidden=hidden, **(rssm_kwargs or {}))
         feat_dim = self.rssm.deter_dim + self.rssm.stoch_dim
-        self.decoder = mlp(feat_dim, self.codec.out_dim, hidden, layers)
+        self.decoder: nn.Module = (
+            ConvDecoder(feat_dim, image, cnn_depth) if image else mlp(feat_dim, self.codec.out_dim, hidden, layers)
+        )
         self.reward_head = mlp(feat_dim, 255, hidden, layers, zero_init_output=True)
         self.continue_head = mlp(feat_dim, 1, hidden, layers)
         self.bins = TwoHotBins(space=twohot_space)
@@ -320,7 +413,15 @@ class WorldModel(nn.Module):
 
     def encode(self, obs: th.Tensor, n_lead: int = 1) -> th.Tensor:
         """Embeddings ``(*lead, hidden)`` of observations with ``n_lead`` leading axes."""
+        if self.codec.image_shape is not None:
+            return self.encoder(self.codec.images(obs, n_lead)).view(*obs.shape[:n_lead], -1)
         return self.encoder(self.codec.inputs(obs, n_lead))
+
+    def decode(self, features: th.Tensor) -> th.Tensor:
+        """The decoder's output for features ``(*lead, feature_dim)`` (images: one batch ``(N, C, H, W)``)."""
+        if self.codec.image_shape is not None:
+            return self.decoder(features.reshape(-1, features.shape[-1]))
+        return self.decoder(features)
 
     def reward(self, features: th.Tensor) -> th.Tensor:
         return self.bins.decode(self.reward_head(features))
@@ -340,7 +441,7 @@ class WorldModel(nn.Module):
         ``r_{t-1}``, ``terminated_t``, ``is_first_t``), and the posterior states to imagine from."""
         posterior, post_stats, prior_stats = self.rssm.observe(self.encode(obs, 2), prev_action, is_first)
         features = posterior.features
-        obs_loss = self.codec.loss(self.decoder(features), obs, 2)
+        obs_loss = self.codec.loss(self.decode(features), obs, 2)
         reward_loss = self.bins.loss(self.reward_head(features), reward)
         cont_loss = F.binary_cross_entropy_with_logits(
             self.continue_head(features).squeeze(-1), 1.0 - terminated, reduction="none"
