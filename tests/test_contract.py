@@ -153,7 +153,7 @@ class Entry:
     policy: str | type[BasePolicy]
     policy_class: type[BasePolicy]  # what ``policy`` resolves to
     tiny: dict[str, Any]  # constructor kwargs for tiny budgets
-    action_spaces: tuple[str, ...]  # the supported ones among Box, Discrete, MultiDiscrete
+    action_spaces: tuple[str, ...]  # the supported ones among Box, Discrete, MultiDiscrete, MultiBinary
     recurrent: bool
     replay_buffer: bool
     log_keys: tuple[str, ...]
@@ -334,7 +334,7 @@ def reinforce(policy: str, policy_class: type[ReinforcePolicy], state_shapes: tu
         policy=policy,
         policy_class=policy_class,
         tiny=REINFORCE_TINY,
-        action_spaces=("Box", "Discrete", "MultiDiscrete"),
+        action_spaces=("Box", "Discrete", "MultiDiscrete", "MultiBinary"),
         recurrent=recurrent,
         replay_buffer=False,
         log_keys=("train/policy_loss", "train/value_loss", "train/entropy", "rollout/ep_rew_mean"),
@@ -367,7 +367,7 @@ MODEL_LIST: list[Entry] = [
         policy="MlpPolicy",
         policy_class=DreamerPolicy,
         tiny=DREAMER_TINY,
-        action_spaces=("Box", "Discrete"),
+        action_spaces=("Box", "Discrete", "MultiDiscrete"),
         recurrent=True,
         replay_buffer=True,
         log_keys=DREAMER_LOG_KEYS,
@@ -541,7 +541,7 @@ MODEL_LIST: list[Entry] = [
         policy=MlpGruPolicy,
         policy_class=MlpGruPolicy,
         tiny=GRU_PPO_TINY,
-        action_spaces=("Box", "Discrete", "MultiDiscrete"),
+        action_spaces=("Box", "Discrete", "MultiDiscrete", "MultiBinary"),
         recurrent=True,
         replay_buffer=False,
         log_keys=GRU_PPO_LOG_KEYS,
@@ -647,7 +647,11 @@ def test_env_id_as_only_argument(entry: Entry) -> None:
     assert isinstance(entry.algo(entry.policy, entry.env_id, **tiny).policy, entry.policy_class)  # its name
 
 
-UNSUPPORTED: dict[str, spaces.Space] = {"Discrete": spaces.Discrete(2), "MultiDiscrete": spaces.MultiDiscrete([2, 2])}
+UNSUPPORTED: dict[str, spaces.Space] = {
+    "Discrete": spaces.Discrete(2),
+    "MultiDiscrete": spaces.MultiDiscrete([2, 2]),
+    "MultiBinary": spaces.MultiBinary(2),
+}
 
 
 @pytest.mark.parametrize(

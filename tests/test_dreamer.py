@@ -88,8 +88,8 @@ def test_unsupported_spaces() -> None:
     with pytest.raises(ValueError, match=r"observation_space=Tuple.*FlattenObservation"):
         Dreamer("MlpPolicy", SpaceEnv(spaces.Tuple([spaces.Discrete(2)]), spaces.Discrete(2)), **TINY)
     env = gym.make("Pendulum-v1")
-    env.action_space = spaces.MultiDiscrete([2, 2])
-    with pytest.raises(ValueError, match="Box and Discrete action spaces, got MultiDiscrete"):
+    env.action_space = spaces.MultiBinary(2)
+    with pytest.raises(ValueError, match="flat Box, Discrete and MultiDiscrete action spaces, got MultiBinary"):
         Dreamer("MlpPolicy", env, **TINY)
 
 

@@ -107,7 +107,8 @@ class SequenceReplayBuffer(ReplayBuffer):
         at least ``2 * n_envs``
     :param observation_space: a ``Box`` space of any shape, or a ``Discrete`` (stored as ``(1,)`` indices),
         ``MultiDiscrete`` or ``MultiBinary`` space
-    :param action_space: a ``Box`` space (stored flattened, ``float32``) or a ``Discrete`` space (stored as ``int64``
+    :param action_space: a ``Box`` space (stored flattened, ``float32``), a ``MultiDiscrete`` one (``int64``, one
+        index per variable) or a ``Discrete`` space (stored as ``int64``
         indices of shape ``(1,)``)
     :param device: PyTorch device of the sampled tensors
     :param n_envs: number of parallel envs
@@ -167,8 +168,10 @@ class SequenceReplayBuffer(ReplayBuffer):
                 "observation_space must be a gymnasium.spaces.Box, Discrete, MultiDiscrete or MultiBinary, got "
                 f"observation_space={observation_space!r}"
             )
-        if not isinstance(action_space, (spaces.Box, spaces.Discrete)):
-            raise TypeError(f"action_space must be a gymnasium.spaces.Box or Discrete, got action_space={action_space!r}")
+        if not isinstance(action_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
+            raise TypeError(
+                f"action_space must be a gymnasium.spaces.Box, Discrete or MultiDiscrete, got action_space={action_space!r}"
+            )
         if optimize_memory_usage:
             raise ValueError(
                 "optimize_memory_usage=True is not supported by SequenceReplayBuffer (each observation is stored once "
@@ -182,7 +185,8 @@ class SequenceReplayBuffer(ReplayBuffer):
         self.capacity = self.buffer_size // self.n_envs
 
         shape = (self.capacity, self.n_envs)
-        self.action_dtype = np.dtype(np.int64) if isinstance(action_space, spaces.Discrete) else np.dtype(np.float32)
+        discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))
+        self.action_dtype = np.dtype(np.int64) if discrete else np.dtype(np.float32)
         self.observations = np.zeros((*shape, *self.obs_shape), dtype=observation_space.dtype)
         self.prev_actions = np.zeros((*shape, self.action_dim), dtype=self.action_dtype)
         self.rewards = np.zeros(shape, dtype=np.float32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import torch as th
 import torch.nn.functional as F
@@ -23,23 +23,31 @@ class ActionDist(NamedTuple):
 
     Continuous actions live in ``[-1, 1]`` (rescaled to the env's bounds when acting): a Gaussian whose mean is
     squashed by ``tanh`` and whose standard deviation lies in ``[min_std, max_std]``; samples are clipped to the
-    bounds. Discrete actions are one-hot samples of a categorical with a small uniform mixture.
+    bounds. Discrete actions are one-hot samples of a categorical with a small uniform mixture; ``MultiDiscrete`` ones
+    one such categorical per variable (``groups``: their sizes), their one-hots concatenated, so that log-probabilities
+    and entropies are sums over the variables.
     """
 
     discrete: bool
     mean_or_probs: th.Tensor
     std: th.Tensor | None
+    groups: tuple[int, ...] = ()
+
+    def _per_group(self, fn: Any) -> th.Tensor:
+        if len(self.groups) <= 1:
+            return fn(self.mean_or_probs)
+        return th.cat([fn(probs) for probs in self.mean_or_probs.split(list(self.groups), dim=-1)], dim=-1)
 
     def sample(self) -> th.Tensor:
         if self.discrete:
             # Straight-through, so that dynamics gradients can pass a discrete action.
-            return sample_one_hot(self.mean_or_probs) + self.mean_or_probs - self.mean_or_probs.detach()
+            return self._per_group(sample_one_hot) + self.mean_or_probs - self.mean_or_probs.detach()
         assert self.std is not None
         return self.mean_or_probs + self.std * th.randn_like(self.std)
 
     def mode(self) -> th.Tensor:
         if self.discrete:
-            return F.one_hot(self.mean_or_probs.argmax(-1), self.mean_or_probs.shape[-1]).to(self.mean_or_probs.dtype)
+            return self._per_group(lambda probs: F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype))
         return self.mean_or_probs
 
     def log_prob(self, action: th.Tensor) -> th.Tensor:
@@ -60,13 +68,14 @@ class Actor(nn.Module):
     """Policy ``pi(a_t | h_t, z_t)`` on the world model's features.
 
     :param feature_dim: size of the model features ``[h, z]``
-    :param action_dim: action size (number of actions for discrete actions)
+    :param action_dim: action size (number of actions for discrete actions; their sum for ``MultiDiscrete``)
     :param discrete: whether actions are discrete
     :param hidden: width of the hidden layers
     :param layers: number of hidden layers
     :param min_std: lower bound of the Gaussian standard deviation
     :param max_std: upper bound of the Gaussian standard deviation
     :param unimix: uniform mixture of the categorical distribution
+    :param groups: ``MultiDiscrete`` actions: the number of values of each variable (``action_dim`` is their sum)
     """
 
     def __init__(
@@ -79,17 +88,28 @@ class Actor(nn.Module):
         min_std: float = 0.1,
         max_std: float = 1.0,
         unimix: float = 0.01,
+        groups: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.discrete, self.action_dim = discrete, action_dim
+        self.groups = tuple(groups) if groups else ((action_dim,) if discrete else ())
         self.min_std, self.max_std, self.unimix = min_std, max_std, unimix
         self.net = mlp(feature_dim, action_dim if discrete else 2 * action_dim, hidden, layers)
 
     def forward(self, features: th.Tensor) -> ActionDist:
         out = self.net(features)
         if self.discrete:
-            probs = (1.0 - self.unimix) * F.softmax(out, dim=-1) + self.unimix / self.action_dim
-            return ActionDist(True, probs, None)
+            if len(self.groups) == 1:
+                probs = (1.0 - self.unimix) * F.softmax(out, dim=-1) + self.unimix / self.action_dim
+            else:  # one categorical per variable of a MultiDiscrete space
+                probs = th.cat(
+                    [
+                        (1.0 - self.unimix) * F.softmax(part, dim=-1) + self.unimix / size
+                        for part, size in zip(out.split(list(self.groups), dim=-1), self.groups, strict=True)
+                    ],
+                    dim=-1,
+                )
+            return ActionDist(True, probs, None, self.groups)
         mean, raw_std = out.chunk(2, dim=-1)
         std = (self.max_std - self.min_std) * th.sigmoid(raw_std + 2.0) + self.min_std
         return ActionDist(False, th.tanh(mean), std)
@@ -143,6 +163,7 @@ def imagine(world_model: WorldModel, actor: Actor, start: Latent, horizon: int, 
             dists[0].discrete,
             th.stack([d.mean_or_probs for d in dists]),
             None if dists[0].std is None else th.stack([d.std for d in dists]),  # type: ignore[misc]
+            dists[0].groups,
         )
     else:
         stacked = actor(feats[:-1])

@@ -64,7 +64,8 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param lambda_: lambda of the TD(lambda) returns
     :param entropy_coef: weight of the actor's entropy bonus (on returns normalised to about [0, 1])
     :param actor_gradient: ``"reinforce"`` (likelihood ratio), ``"dynamics"`` (backpropagation through the
-        model's imagined dynamics), or ``"auto"``: dynamics for ``Box`` actions, reinforce for ``Discrete``
+        model's imagined dynamics), or ``"auto"``: dynamics for ``Box`` actions, reinforce for ``Discrete`` and
+        ``MultiDiscrete``
     :param slow_critic_tau: rate of the exponential moving average of the slow critic, per update
     :param replay_value_scale: weight of the critic's replay value loss: on the replayed posterior states, the
         lambda-returns of the real rewards, bootstrapped at each step with the imagined return (DreamerV3: 0.3);
@@ -149,7 +150,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             support_multi_env=True,
             seed=seed,
             sde_support=False,
-            supported_action_spaces=(spaces.Box, spaces.Discrete),
+            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete),
         )
         self.actor_learning_rate = actor_learning_rate
         self.critic_learning_rate = critic_learning_rate
@@ -199,7 +200,8 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         }
         super()._setup_model()
         if self.actor_gradient == "auto":
-            self.actor_gradient = "reinforce" if isinstance(self.action_space, spaces.Discrete) else "dynamics"
+            discrete = isinstance(self.action_space, (spaces.Discrete, spaces.MultiDiscrete))
+            self.actor_gradient = "reinforce" if discrete else "dynamics"
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.world_model.optimizer", "policy.actor.optimizer", "policy.critic.optimizer"], []

@@ -139,8 +139,12 @@ class DreamerPolicy(RecurrentStatePolicy):
                 f"got actor_min_std={actor_min_std!r}"
             )
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
-        self.discrete = isinstance(action_space, spaces.Discrete)
-        self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])  # type: ignore[union-attr]
+        self.discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))
+        if isinstance(action_space, spaces.MultiDiscrete):
+            self.action_groups: tuple[int, ...] = tuple(int(n) for n in np.asarray(action_space.nvec).reshape(-1))
+        else:
+            self.action_groups = (int(action_space.n),) if self.discrete else ()  # type: ignore[union-attr]
+        self.action_dim = sum(self.action_groups) if self.discrete else int(action_space.shape[0])  # type: ignore[index]
         self.net_kwargs = dict(
             hidden=hidden,
             layers=layers,
@@ -173,7 +177,17 @@ class DreamerPolicy(RecurrentStatePolicy):
             cnn_depth,
         )
         feature_dim = self.world_model.feature_dim
-        self.actor = Actor(feature_dim, self.action_dim, self.discrete, hidden, layers, actor_min_std, actor_max_std, unimix)
+        self.actor = Actor(
+            feature_dim,
+            self.action_dim,
+            self.discrete,
+            hidden,
+            layers,
+            actor_min_std,
+            actor_max_std,
+            unimix,
+            self.action_groups or None,
+        )
         self.critic = Critic(feature_dim, hidden, layers, twohot_space)
         self.slow_critic = Critic(feature_dim, hidden, layers, twohot_space)
         self.slow_critic.load_state_dict(self.critic.state_dict())
@@ -204,8 +218,8 @@ class DreamerPolicy(RecurrentStatePolicy):
         ):
             raise ValueError(f"Dreamer's image encoder needs images of at least 8 x 8, got {observation_space!r}")
         flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
-        if not (flat_box or isinstance(action_space, spaces.Discrete)):
-            raise ValueError(f"Dreamer supports flat Box and Discrete action spaces, got {action_space!r}")
+        if not (flat_box or isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))):
+            raise ValueError(f"Dreamer supports flat Box, Discrete and MultiDiscrete action spaces, got {action_space!r}")
         if flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
             raise ValueError(f"Dreamer needs finite bounds on a Box action space, got {action_space!r}")
 
@@ -253,19 +267,32 @@ class DreamerPolicy(RecurrentStatePolicy):
         return DreamerState(*arrays)
 
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
-        """Model action -> env action: index for ``Discrete``, rescaled from ``[-1, 1]`` for ``Box``."""
+        """Model action -> env action: index for ``Discrete`` (one per variable for ``MultiDiscrete``), rescaled from
+        ``[-1, 1]`` for ``Box``."""
+        if isinstance(self.action_space, spaces.MultiDiscrete):
+            parts = action.split(list(self.action_groups), dim=-1)
+            return th.stack([part.argmax(-1) for part in parts], dim=-1).cpu().numpy()
         if self.discrete:
             return action.argmax(-1).cpu().numpy()
         return self.unscale_action(action.cpu().numpy())
 
     def from_env_action(self, action: np.ndarray) -> np.ndarray:
-        """Env action -> what the replay buffer stores: the index for ``Discrete``, ``[-1, 1]`` for ``Box``."""
+        """Env action -> what the replay buffer stores: the index (indices) for ``Discrete`` (``MultiDiscrete``),
+        ``[-1, 1]`` for ``Box``."""
+        if isinstance(self.action_space, spaces.MultiDiscrete):
+            return np.asarray(action).reshape(-1, len(self.action_groups))
         if self.discrete:
             return np.asarray(action).reshape(-1)
         return self.scale_action(np.asarray(action, dtype=np.float32))
 
     def model_action(self, stored: th.Tensor) -> th.Tensor:
-        """Stored buffer actions ``(..., 1 or action_dim)`` -> model representation."""
+        """Stored buffer actions ``(..., 1 or action_dim)`` -> model representation (one-hot, concatenated over the
+        variables of a ``MultiDiscrete`` space)."""
+        if isinstance(self.action_space, spaces.MultiDiscrete):
+            indices = stored.long()
+            return th.cat(
+                [nn.functional.one_hot(indices[..., i], n) for i, n in enumerate(self.action_groups)], dim=-1
+            ).float()
         if self.discrete:
             return nn.functional.one_hot(stored.long().squeeze(-1), self.action_dim).float()
         return stored.float()
