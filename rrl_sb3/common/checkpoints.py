@@ -127,7 +127,7 @@ def write_resume_state(path: pathlib.Path, model: Any, carried: dict[str, Any]) 
         "num_timesteps": model.num_timesteps,
         "random": capture_random_states(model),
         "env": capture_env_state(model.env),
-        "carried": {key: _to_cpu(value) for key, value in carried.items()},
+        "carried": {key: to_device(value, th.device("cpu")) for key, value in carried.items()},
     }
     with open(path, "wb") as file:
         pickle.dump(state, file)
@@ -151,18 +151,10 @@ def read_resume_state(path: pathlib.Path, algorithm: str) -> dict[str, Any]:
     return state
 
 
-def _to_cpu(value: Any) -> Any:
-    if isinstance(value, th.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, tuple):
-        return type(value)(*(_to_cpu(v) for v in value)) if hasattr(value, "_fields") else tuple(_to_cpu(v) for v in value)
-    return value
-
-
 def to_device(value: Any, device: th.device) -> Any:
-    """``value`` (a tensor, or a tuple or NamedTuple of them) on ``device``; anything else unchanged."""
+    """``value`` (a tensor, or a tuple or NamedTuple of them) detached, on ``device``; anything else unchanged."""
     if isinstance(value, th.Tensor):
-        return value.to(device)
+        return value.detach().to(device)
     if isinstance(value, tuple):
         moved = [to_device(v, device) for v in value]
         return type(value)(*moved) if hasattr(value, "_fields") else tuple(moved)

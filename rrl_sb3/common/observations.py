@@ -25,10 +25,18 @@ SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscret
 Observations = Any  # an array or tensor, or a dict of them (Dict observation spaces)
 
 
-def check_observation_space(algo: str, space: spaces.Space) -> None:
+def check_observation_space(algo: str, space: spaces.Space, allow_dict: bool = True) -> None:
     """Raise ``ValueError`` unless ``space`` is a ``Box`` (any shape; images included), ``Discrete``,
-    ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, naming ``algo``, the space and the fix."""
+    ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, naming ``algo``, the space and the fix.
+
+    :param allow_dict: whether ``algo`` takes ``Dict`` spaces (the algorithms on the sequence replay buffer do not yet)
+    """
     if isinstance(space, spaces.Dict):
+        if not allow_dict:
+            raise ValueError(
+                f"{algo} does not take Dict observations yet (its sequence replay buffer stores one array per step), "
+                f"got {space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
+            )
         for key, subspace in space.spaces.items():
             if isinstance(subspace, spaces.Dict):
                 raise ValueError(
@@ -114,35 +122,33 @@ def batch_size(obs: Observations) -> int:
     return int(first.shape[0])
 
 
+def sequence_features(
+    extractor: BaseFeaturesExtractor, observation_space: spaces.Space, normalize_images: bool, obs: Observations
+) -> th.Tensor:
+    """SB3's ``preprocess_obs`` and ``extractor`` over time-major observations ``(T, B, ...)`` (a dict of them for
+    ``Dict`` spaces): features ``(T, B, features_dim)``."""
+    flat, (steps, batch) = merge_leading_axes(obs)
+    return extractor(preprocess_obs(flat, observation_space, normalize_images)).view(steps, batch, -1)
+
+
 class SequenceFeatures(nn.Module):
-    """SB3's ``preprocess_obs`` and a features extractor, over observations with leading axes (time-major sequences
-    ``(L, B, ...)``, or any other): what an SB3 policy does to a batch, for networks that read histories.
+    """:func:`sequence_features` as a module that owns its extractor: what an SB3 policy does to a batch, for networks
+    that read time-major histories ``(L, B, ...)``.
 
     :param observation_space: the observation space
     :param extractor: an SB3 features extractor built for it (``FlattenExtractor``, ``NatureCNN``, ...)
     :param normalize_images: scale image observations to ``[0, 1]``, as SB3's policies do
-    :param leading: how many leading axes the observations have (2 for ``(L, B, ...)``)
     """
 
     def __init__(
-        self,
-        observation_space: spaces.Space,
-        extractor: BaseFeaturesExtractor,
-        normalize_images: bool = True,
-        leading: int = 2,
+        self, observation_space: spaces.Space, extractor: BaseFeaturesExtractor, normalize_images: bool = True
     ) -> None:
         super().__init__()
         self.observation_space = observation_space
         self.extractor = extractor
         self.normalize_images = normalize_images
-        self.leading = leading
         self.features_dim = int(extractor.features_dim)
 
     def forward(self, obs: Observations) -> th.Tensor:
-        """Features ``(*leading axes, features_dim)`` of ``obs`` (tensors; a dict of them for ``Dict`` spaces)."""
-        first = next(iter(obs.values())) if isinstance(obs, dict) else obs
-        lead = tuple(first.shape[: self.leading])
-        n = int(np.prod(lead))
-        flat = map_observations(lambda value: value.reshape(n, *value.shape[self.leading :]), obs)
-        features = self.extractor(preprocess_obs(flat, self.observation_space, self.normalize_images))
-        return features.view(*lead, self.features_dim)
+        """Features ``(L, B, features_dim)`` of ``obs`` ``(L, B, ...)`` (tensors; a dict of them for ``Dict`` spaces)."""
+        return sequence_features(self.extractor, self.observation_space, self.normalize_images, obs)

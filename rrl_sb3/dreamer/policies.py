@@ -203,12 +203,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         """Raise ``ValueError`` unless the observation space is a ``Box`` (images of at least 8 x 8 included),
         ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space and the action space a ``Box`` (finite bounds) or
         ``Discrete``."""
-        check_observation_space("Dreamer", observation_space)
-        if isinstance(observation_space, spaces.Dict):
-            raise ValueError(
-                f"Dreamer does not take Dict observations yet, got {observation_space!r}; flatten them first "
-                "(gymnasium.wrappers.FlattenObservation)"
-            )
+        check_observation_space("Dreamer", observation_space, allow_dict=False)
         if (
             is_image_space(observation_space, check_channels=False)
             and min(

@@ -14,7 +14,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
-from rrl_sb3.common.observations import check_extractor_fits, check_observation_space, merge_leading_axes
+from rrl_sb3.common.observations import check_extractor_fits, check_observation_space, sequence_features
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
 from rrl_sb3.common.utils import is_number
@@ -200,10 +200,9 @@ class ReinforcePolicy(RecurrentStatePolicy):
 
         Padding after an episode's end does not change its earlier outputs (the recurrence is causal).
         """
-        flat, (steps, batch) = merge_leading_axes(obs)
-        inputs = self.extract_features(flat, self.features_extractor).view(steps, batch, -1)
+        inputs = sequence_features(self.features_extractor, self.observation_space, self.normalize_images, obs)
         if self.rnn is not None:
-            inputs, _ = rnn_unroll(self.rnn, inputs, initial_rnn_state(self.rnn, batch, inputs.device))
+            inputs, _ = rnn_unroll(self.rnn, inputs, initial_rnn_state(self.rnn, inputs.shape[1], inputs.device))
         return self.mlp(inputs)
 
     def distribution(self, features: th.Tensor) -> Distribution:

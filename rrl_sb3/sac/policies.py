@@ -41,12 +41,7 @@ def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) ->
     """Raise ``ValueError`` unless the observation space is a ``Box`` (any shape; images), ``Discrete``,
     ``MultiDiscrete`` or ``MultiBinary`` space and the action space ``Discrete`` or a flat ``Box`` with finite bounds
     (SAC's squashed Gaussian needs them)."""
-    check_observation_space("RecurrentSAC", observation_space)
-    if isinstance(observation_space, spaces.Dict):
-        raise ValueError(
-            f"RecurrentSAC does not take Dict observations yet (its sequence replay buffer stores one array), got "
-            f"{observation_space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
-        )
+    check_observation_space("RecurrentSAC", observation_space, allow_dict=False)
     if isinstance(action_space, spaces.Discrete):
         return
     if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
