@@ -34,8 +34,6 @@ class ActionDist(NamedTuple):
     groups: tuple[int, ...] = ()
 
     def _per_group(self, fn: Any) -> th.Tensor:
-        if len(self.groups) <= 1:
-            return fn(self.mean_or_probs)
         return th.cat([fn(probs) for probs in self.mean_or_probs.split(list(self.groups), dim=-1)], dim=-1)
 
     def sample(self) -> th.Tensor:
@@ -98,17 +96,15 @@ class Actor(nn.Module):
 
     def forward(self, features: th.Tensor) -> ActionDist:
         out = self.net(features)
-        if self.discrete:
-            if len(self.groups) == 1:
-                probs = (1.0 - self.unimix) * F.softmax(out, dim=-1) + self.unimix / self.action_dim
-            else:  # one categorical per variable of a MultiDiscrete space
-                probs = th.cat(
-                    [
-                        (1.0 - self.unimix) * F.softmax(part, dim=-1) + self.unimix / size
-                        for part, size in zip(out.split(list(self.groups), dim=-1), self.groups, strict=True)
-                    ],
-                    dim=-1,
-                )
+        if self.discrete:  # one categorical per variable (one variable for a Discrete space)
+            parts = out.split(list(self.groups), dim=-1)
+            probs = th.cat(
+                [
+                    (1.0 - self.unimix) * F.softmax(part, dim=-1) + self.unimix / size
+                    for part, size in zip(parts, self.groups, strict=True)
+                ],
+                dim=-1,
+            )
             return ActionDist(True, probs, None, self.groups)
         mean, raw_std = out.chunk(2, dim=-1)
         std = (self.max_std - self.min_std) * th.sigmoid(raw_std + 2.0) + self.min_std

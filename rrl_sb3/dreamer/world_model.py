@@ -81,17 +81,13 @@ class ObservationCodec:
 
     def _flat(self, obs: th.Tensor, n_lead: int) -> th.Tensor:
         lead = obs.shape[:n_lead]
-        if isinstance(self.space, spaces.Discrete):
-            return obs.reshape(*lead).long()  # (..., 1) from the replay buffer, (...) from a VecEnv
-        if self.classes:
+        if self.classes:  # one index per variable; a Discrete index is (..., 1) from the buffer, (...) from a VecEnv
             return obs.reshape(*lead, len(self.classes)).long()
         return obs.reshape(*lead, self.in_dim).float()
 
     def inputs(self, obs: th.Tensor, n_lead: int) -> th.Tensor:
         """What the encoder reads: ``(*lead, in_dim)`` floats."""
         flat = self._flat(obs, n_lead)
-        if isinstance(self.space, spaces.Discrete):
-            return F.one_hot(flat, self.classes[0]).float()
         if self.classes:
             return th.cat([F.one_hot(flat[..., i], n).float() for i, n in enumerate(self.classes)], dim=-1)
         return flat if isinstance(self.space, spaces.MultiBinary) else symlog(flat)
@@ -101,8 +97,6 @@ class ObservationCodec:
         if self.image_shape is not None:
             return (output - self.images(obs, n_lead)).pow(2).sum((1, 2, 3)).view(obs.shape[:n_lead])
         flat = self._flat(obs, n_lead)
-        if isinstance(self.space, spaces.Discrete):
-            return F.cross_entropy(output.reshape(-1, self.out_dim), flat.reshape(-1), reduction="none").view(flat.shape)
         if self.classes:
             groups = output.split(self.classes, dim=-1)
             return sum(  # type: ignore[return-value]
