@@ -5,6 +5,8 @@ What every algorithm must do (SB3 contract, save/load, seeding, memory probes) i
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -49,6 +51,23 @@ def test_discrete_actions_select_reinforce_gradients_and_one_hot_acting() -> Non
     assert tiny("rrl_sb3/MemoryCue-v0").policy.discrete
 
 
+@pytest.mark.parametrize("latent", ["mode", "sample"])
+def test_deterministic_latent_of_deterministic_steps(latent: str, tmp_path) -> None:
+    """A deterministic step takes the actor's mode on the posterior latent's mode, or on a sample of it (as in
+    training); the choice survives save/load."""
+    model = tiny("Pendulum-v1", policy_kwargs={**TINY["policy_kwargs"], "deterministic_latent": latent})
+    model.save(tmp_path / "model")
+    model = Dreamer.load(tmp_path / "model")
+    assert model.policy.deterministic_latent == latent
+    obs = np.zeros((1, 3), dtype=np.float32)
+    states = []
+    for seed in (1, 2):
+        th.manual_seed(seed)
+        _, state = model.predict(obs, episode_start=np.ones(1, dtype=bool), deterministic=True)
+        states.append(state[1])  # the stochastic latent z
+    assert np.array_equal(*states) == (latent == "mode")
+
+
 @pytest.mark.parametrize(
     "args, kwargs, error, match",
     [
@@ -60,6 +79,12 @@ def test_discrete_actions_select_reinforce_gradients_and_one_hot_acting() -> Non
         (("MlpPolicy", "Pendulum-v1"), {"buffer_size": 5}, ValueError, "buffer_size=5"),
         (("MlpPolicy", "Pendulum-v1"), {"policy_kwargs": {"latent": "beta"}}, ValueError, "latent='beta'"),
         (("MlpPolicy", "Pendulum-v1"), {"policy_kwargs": {"deter": 0}}, ValueError, "deter=0"),
+        (
+            ("MlpPolicy", "Pendulum-v1"),
+            {"policy_kwargs": {"deterministic_latent": "mean"}},
+            ValueError,
+            "deterministic_latent",
+        ),
         (("CnnPolicy", "Pendulum-v1"), {}, ValueError, "CnnPolicy"),
     ],
 )
@@ -222,6 +247,74 @@ def test_entropy_bonus_sign_and_returns_drive_the_actor(gradient: str) -> None:
     assert any(g.abs().sum() > 0 for g in grads)
 
 
+def straightforward_behavior_losses(policy, start: Latent, start_continue: th.Tensor, settings) -> tuple[th.Tensor, th.Tensor]:
+    """The actor and critic losses of ``behavior_losses`` computed the plain way: a rollout without gradients and
+    the actor run again on it (reinforce), the critic run once for the returns and once more for its own loss."""
+    world_model, actor, critic = policy.world_model, policy.actor, policy.critic
+    with_grad = settings.actor_gradient == "dynamics"
+    state = Latent(start.deter, start.stoch)
+    feats, actions, dists = [state.features], [], []
+    with th.set_grad_enabled(with_grad):
+        for _ in range(settings.horizon):
+            dist = actor(feats[-1])
+            actions.append(dist.sample())
+            state = world_model.rssm.imagine_step(state, actions[-1])
+            feats.append(state.features)
+            dists.append(dist)
+    feats, actions = th.stack(feats), th.stack(actions)
+    if with_grad:
+        std = None if dists[0].std is None else th.stack([d.std for d in dists])
+        dist = behavior_module.ActionDist(dists[0].discrete, th.stack([d.mean_or_probs for d in dists]), std, dists[0].groups)
+    else:
+        dist = actor(feats[:-1])
+    with th.set_grad_enabled(with_grad):
+        rewards = world_model.reward(feats[1:])
+        continues = th.cat([start_continue.unsqueeze(0), world_model.continue_prob(feats[1:])], 0)
+        values = critic.value(feats)
+        returns = behavior_module.lambda_returns(
+            rewards, values[:-1], continues[1:], values[-1], settings.gamma, settings.lambda_
+        )
+    weights = th.cumprod(settings.gamma * continues[:-1], 0).detach() / settings.gamma
+    normalizer = copy.deepcopy(policy.return_normalizer)
+    normalizer.update(returns.detach())
+    scale = normalizer.scale
+    objective = returns / scale if with_grad else dist.log_prob(actions) * ((returns - values[:-1]).detach() / scale)
+    actor_loss = -(weights * (objective + settings.entropy_coef * dist.entropy())).mean()
+    logits = critic(feats[:-1].detach())
+    slow = policy.slow_critic.value(feats[:-1].detach())
+    critic_loss = critic.bins.loss(logits, returns.detach()) + settings.slow_critic_reg * critic.bins.loss(logits, slow)
+    return actor_loss, (weights * critic_loss).mean()
+
+
+@pytest.mark.parametrize("env", ["Pendulum-v1", "CartPole-v1"])
+def test_fast_behavior_update_equals_the_straightforward_one(env: str) -> None:
+    """One critic pass for the returns and the critic's loss, the rollout's own actor outputs, and each optimizer's
+    backward restricted to its network: the same losses and gradients as the plain computation (within 1e-6)."""
+    model = tiny(env, learning_starts=40)
+    model.learn(120)
+    policy = model.policy
+    data = model.replay_buffer.sample(4, 8)
+    _, post = policy.world_model.loss(
+        data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+    )
+    start, start_continue = Latent(post.deter.reshape(32, -1).detach(), post.stoch.reshape(32, -1).detach()), th.ones(32)
+    settings = behavior_module.BehaviorSettings(5, 0.99, 0.95, 3e-4, model.actor_gradient)
+    assert settings.actor_gradient == ("dynamics" if env == "Pendulum-v1" else "reinforce")
+    th.manual_seed(0)
+    actor_ref, critic_ref = straightforward_behavior_losses(policy, start, start_continue, settings)
+    th.manual_seed(0)
+    fast = behavior_module.behavior_losses(policy, start, start_continue, settings)
+    assert fast.actor.item() == pytest.approx(actor_ref.item(), abs=1e-6)
+    assert fast.critic.item() == pytest.approx(critic_ref.item(), abs=1e-6)
+    for network, ref_loss, fast_loss in ((policy.actor, actor_ref, fast.actor), (policy.critic, critic_ref, fast.critic)):
+        params = list(network.parameters())
+        expected = th.autograd.grad(ref_loss, params, retain_graph=True)
+        got = th.autograd.grad(fast_loss, params, retain_graph=True)
+        for g_expected, g_got in zip(expected, got, strict=True):
+            assert th.allclose(g_got, g_expected, atol=1e-6, rtol=1e-5)
+        assert any(g.abs().sum() > 0 for g in got)
+
+
 # --- defect 4: lambda-returns bootstrapped with the critic and discounted by the continue head -------------------
 
 
@@ -231,7 +324,7 @@ def test_returns_bootstrap_with_critic_and_continue(monkeypatch: pytest.MonkeyPa
     policy = model.policy
     monkeypatch.setattr(policy.world_model, "reward", lambda f: th.full(f.shape[:-1], 1.0))
     monkeypatch.setattr(policy.world_model, "continue_prob", lambda f: th.full(f.shape[:-1], 0.5))
-    monkeypatch.setattr(policy.critic, "value", lambda f: th.full(f.shape[:-1], 10.0))
+    monkeypatch.setattr(policy.critic.bins, "decode", lambda logits: th.full(logits.shape[:-1], 10.0))
     start = policy.world_model.rssm.initial(3, th.device("cpu"))
     settings = behavior_module.BehaviorSettings(1, 0.9, 0.95, 0.0, "reinforce")
     out = behavior_module.behavior_losses(policy, start, th.ones(3), settings)

@@ -140,6 +140,23 @@ def test_guarded_optimizer_step() -> None:
     assert not all(th.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
+def test_guarded_optimizer_step_backpropagates_into_its_own_parameters_only() -> None:
+    """An actor's loss that passes through a critic: the actor's step computes no gradient for the critic (whose
+    ``.grad`` stays as it was), the same actor gradient as a full backward, and with ``retain_graph`` the critic's loss
+    can still be backpropagated through the shared pass."""
+    actor, critic = th.nn.Linear(2, 2), th.nn.Linear(2, 1)
+    x = th.ones(3, 2)
+    expected = th.autograd.grad(-critic(actor(x)).sum(), list(actor.parameters()))
+    value = critic(actor(x))
+    guarded_optimizer_step(
+        th.optim.SGD(actor.parameters(), lr=0.0), -value.sum(), actor.parameters(), None, "actor", retain_graph=True
+    )
+    assert all(p.grad is None for p in critic.parameters())
+    assert all(th.equal(p.grad, g) for p, g in zip(actor.parameters(), expected, strict=True))
+    guarded_optimizer_step(th.optim.SGD(critic.parameters(), lr=0.1), value.pow(2).sum(), critic.parameters(), None, "critic")
+    assert all(p.grad is not None for p in critic.parameters())
+
+
 def poison_and_train(model: BaseAlgorithm) -> None:
     """Put a NaN reward where training reads it (behind the env guard) and run one round of training."""
     if isinstance(model, REINFORCE):

@@ -251,12 +251,15 @@ def environment_info(threads: int) -> dict[str, Any]:
     }
 
 
-def execute_run(run: RunSpec, threads: int = 1, verbose: bool = True) -> RunResult:
+def execute_run(
+    run: RunSpec, threads: int = 1, verbose: bool = True, recorder_class: type[EvalRecorder] | None = None
+) -> RunResult:
     """Train and evaluate one run; never raises for a failure of the run itself (it is returned with its traceback).
 
     :param run: the run
     :param threads: torch intra-op threads of this run
     :param verbose: print a line per evaluation
+    :param recorder_class: an :class:`EvalRecorder` subclass that records more at each evaluation (experiments)
     """
     started = time.perf_counter()
     result = RunResult(run, "failed", info=environment_info(threads))
@@ -278,7 +281,7 @@ def execute_run(run: RunSpec, threads: int = 1, verbose: bool = True) -> RunResu
         try:
             model = build_model(run.algo, prepared, train_env, run.seed, run.device, run.where)
             meta = {"algo": run.label, "env": run.env_id, "seed": run.seed}
-            recorder = EvalRecorder(
+            recorder = (recorder_class or EvalRecorder)(
                 eval_env,
                 run.eval_freq,
                 run.n_eval_episodes,

@@ -144,13 +144,16 @@ def guarded_optimizer_step(
     max_grad_norm: float | None,
     name: str,
     on_non_finite: str = "raise",
+    retain_graph: bool = False,
 ) -> th.Tensor | None:
     """Zero the gradients, backpropagate ``loss``, clip the gradient norm (if ``max_grad_norm``), and step the optimizer
     only if the loss and the gradient norm are finite.
 
     Otherwise the gradients are dropped, the weights (and the optimizer's state) are left untouched, and the step
     raises :class:`NonFiniteError` (``on_non_finite="raise"``) or warns with a ``RuntimeWarning`` and skips
-    (``"warn"``). On finite values it computes exactly what ``zero_grad; backward; clip_grad_norm_; step`` computes.
+    (``"warn"``). On finite values it computes exactly what ``zero_grad; backward; clip_grad_norm_; step`` computes for the
+    optimizer's parameters; the backward pass computes no gradient for any other tensor (their ``.grad`` is left as it
+    was).
 
     :param optimizer: the optimizer of ``parameters``
     :param loss: the scalar loss
@@ -158,11 +161,15 @@ def guarded_optimizer_step(
     :param max_grad_norm: clipping norm, or ``None`` for no clipping
     :param name: what the loss trains, for the message (e.g. ``"actor"``)
     :param on_non_finite: ``"raise"`` or ``"warn"``
+    :param retain_graph: keep the graph for a later backward pass of another loss that shares part of it
     :return: the gradient norm (before clipping), or ``None`` if the step was skipped
     """
     params = list(parameters)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    # Only the gradients this optimizer applies: a loss that reaches other networks (an actor's loss through the
+    # critic or the world model's dynamics) does not pay for their weight gradients, which would be discarded.
+    stepped = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+    loss.backward(inputs=stepped, retain_graph=retain_graph)
     if max_grad_norm is not None:
         norm = th.nn.utils.clip_grad_norm_(params, max_grad_norm)
     else:

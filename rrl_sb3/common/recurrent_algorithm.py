@@ -224,10 +224,11 @@ class RecurrentStateCarry:
         parameters: Any,
         max_grad_norm: float | None,
         name: str,
+        retain_graph: bool = False,
     ) -> th.Tensor | None:
         """``zero_grad; backward; clip_grad_norm_; step``, skipped on a non-finite loss or gradient (see
         :func:`~rrl_sb3.common.guards.guarded_optimizer_step`); returns the gradient norm, ``None`` when skipped."""
-        return guarded_optimizer_step(optimizer, loss, parameters, max_grad_norm, name, self.on_non_finite)
+        return guarded_optimizer_step(optimizer, loss, parameters, max_grad_norm, name, self.on_non_finite, retain_graph)
 
 
 class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):

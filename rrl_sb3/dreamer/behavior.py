@@ -140,30 +140,28 @@ def imagine(world_model: WorldModel, actor: Actor, start: Latent, horizon: int, 
     """Roll the actor out in the world model for ``horizon`` steps from each start state ``(N, ...)``.
 
     With ``with_grad`` the actions are reparameterised and gradients flow through the dynamics (for the
-    ``"dynamics"`` actor gradient). Otherwise the rollout is a constant and the action distributions are
-    recomputed afterwards in one batch, so that only the actor's log-probabilities carry gradients.
+    ``"dynamics"`` actor gradient). Otherwise the rollout is a constant and only the actor's outputs carry gradients
+    (for its log-probabilities): the distributions of the rollout are the ones the actor is trained with, computed
+    once.
     """
     state = Latent(start.deter.detach(), start.stoch.detach())
     features, actions, dists = [state.features], [], []
-    with th.set_grad_enabled(with_grad and th.is_grad_enabled()):
-        for _ in range(horizon):
-            dist = actor(features[-1])
+    through_dynamics = with_grad and th.is_grad_enabled()
+    for _ in range(horizon):
+        dist = actor(features[-1])
+        with th.set_grad_enabled(through_dynamics):
             action = dist.sample()
             state = world_model.rssm.imagine_step(state, action)
-            features.append(state.features)
-            actions.append(action)
-            dists.append(dist)
-    feats = th.stack(features)
-    if with_grad:
-        stacked = ActionDist(
-            dists[0].discrete,
-            th.stack([d.mean_or_probs for d in dists]),
-            None if dists[0].std is None else th.stack([d.std for d in dists]),  # type: ignore[misc]
-            dists[0].groups,
-        )
-    else:
-        stacked = actor(feats[:-1])
-    return Imagination(feats, th.stack(actions), stacked)
+        features.append(state.features)
+        actions.append(action)
+        dists.append(dist)
+    stacked = ActionDist(
+        dists[0].discrete,
+        th.stack([d.mean_or_probs for d in dists]),
+        None if dists[0].std is None else th.stack([d.std for d in dists]),  # type: ignore[misc]
+        dists[0].groups,
+    )
+    return Imagination(th.stack(features), th.stack(actions), stacked)
 
 
 class BehaviorSettings(NamedTuple):
@@ -251,10 +249,14 @@ def behavior_losses(
     with_grad = settings.actor_gradient == "dynamics"
     traj = imagine(world_model, policy.actor, start, settings.horizon, with_grad)
     feats = traj.features
+    # One critic pass over s_0 ... s_H serves both losses: its values bootstrap the returns (through the dynamics
+    # for the "dynamics" gradient, a constant otherwise) and its logits of s_0 ... s_{H-1} are what the critic's loss
+    # trains (each optimizer backpropagates into its own network only, see guarded_optimizer_step).
+    logits = critic(feats)
     with th.set_grad_enabled(with_grad and th.is_grad_enabled()):
         rewards = world_model.reward(feats[1:])
         continues = th.cat([start_continue.unsqueeze(0), world_model.continue_prob(feats[1:])], 0)
-        values = critic.value(feats)
+        values = critic.bins.decode(logits if with_grad else logits.detach())
         returns = lambda_returns(rewards, values[:-1], continues[1:], values[-1], gamma, settings.lambda_)
     with th.no_grad():
         weights = th.cumprod(gamma * continues[:-1], 0) / gamma
@@ -269,11 +271,10 @@ def behavior_losses(
         objective = traj.dists.log_prob(traj.actions) * advantage
     actor_loss = -(weights * (objective + settings.entropy_coef * entropy)).mean()
 
-    critic_feats = feats[:-1].detach()
-    logits = critic(critic_feats)
     target = returns.detach()
     with th.no_grad():
-        slow_target = policy.slow_critic.value(critic_feats)
+        slow_target = policy.slow_critic.value(feats[:-1])
+    logits = logits[:-1]
     critic_loss = critic.bins.loss(logits, target) + settings.slow_critic_reg * critic.bins.loss(logits, slow_target)
     critic_loss = (weights * critic_loss).mean()
     replay_loss = th.zeros((), device=critic_loss.device)

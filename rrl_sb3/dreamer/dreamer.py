@@ -280,7 +280,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         )
         replay = ReplayTargets.from_batch(posterior.features, data) if self.replay_value_scale > 0 else None
         losses = behavior_losses(policy, posterior.flatten(), start_continue, settings, replay)
-        self._optimize(policy.actor, losses.actor, "actor")
+        self._optimize(policy.actor, losses.actor, "actor", retain_graph=True)  # the critic's loss shares its pass
         self._optimize(policy.critic, losses.critic, "critic")
         with th.no_grad():
             for slow, fast in zip(policy.slow_critic.parameters(), policy.critic.parameters(), strict=True):
@@ -299,6 +299,6 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             "return_scale": losses.scale.item(),
         }
 
-    def _optimize(self, module: th.nn.Module, loss: th.Tensor, name: str) -> None:
+    def _optimize(self, module: th.nn.Module, loss: th.Tensor, name: str, retain_graph: bool = False) -> None:
         optimizer: th.optim.Optimizer = module.optimizer  # type: ignore[assignment]
-        self._optimizer_step(optimizer, loss, module.parameters(), self.max_grad_norm, name)
+        self._optimizer_step(optimizer, loss, module.parameters(), self.max_grad_norm, name, retain_graph)

@@ -57,6 +57,7 @@ POLICY_KWARG_CHECKS = dict(
     actor_lr=POSITIVE,
     critic_lr=POSITIVE,
     twohot_space=one_of("symlog", "raw"),
+    deterministic_latent=one_of("mode", "sample"),
 )
 
 
@@ -91,6 +92,9 @@ class DreamerPolicy(RecurrentStatePolicy):
         ``"symlog"`` (the expectation of symlog bins, mapped back: below the mean of a spread of targets) or
         ``"raw"`` (DreamerV3's current heads: symexp-spaced bins, the expectation in the original scale, so a spread
         of returns is predicted by its mean); see :class:`~rrl_sb3.common.math.TwoHotBins`
+    :param deterministic_latent: the posterior latent of a deterministic step (``predict(deterministic=True)``,
+        evaluations): ``"mode"`` (the most likely class of each latent variable) or ``"sample"`` (a sample, as when
+        training and collecting, which is what DreamerV3 always does; the action is the actor's mode either way)
     :param cnn_depth: image observations: channels of the first convolution of the encoder (doubling as the image
         halves, down to at most 6 x 6), mirrored by the decoder
     :param optimizer_class: optimizer of the three networks
@@ -120,6 +124,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         actor_min_std: float = 0.1,
         actor_max_std: float = 1.0,
         twohot_space: str = "symlog",
+        deterministic_latent: str = "mode",
         cnn_depth: int = 16,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
@@ -132,6 +137,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         values = dict(latent=latent, unimix=unimix, latent_min_std=latent_min_std, free_bits=free_bits)
         values.update(dyn_scale=dyn_scale, rep_scale=rep_scale, actor_min_std=actor_min_std, actor_max_std=actor_max_std)
         values.update(actor_lr=actor_lr, critic_lr=critic_lr, twohot_space=twohot_space)
+        values.update(deterministic_latent=deterministic_latent)
         check_hyperparameters(values, POLICY_KWARG_CHECKS, prefix="policy_kwargs ")
         if actor_min_std >= actor_max_std:
             raise ValueError(
@@ -160,8 +166,10 @@ class DreamerPolicy(RecurrentStatePolicy):
             actor_min_std=actor_min_std,
             actor_max_std=actor_max_std,
             twohot_space=twohot_space,
+            deterministic_latent=deterministic_latent,
             cnn_depth=cnn_depth,
         )
+        self.deterministic_latent = deterministic_latent
         self.actor_lr, self.critic_lr = actor_lr, critic_lr
         rssm_kwargs = dict(deter=deter, stoch=stoch, classes=classes, latent=latent, unimix=unimix, min_std=latent_min_std)
         self.world_model = WorldModel(
@@ -245,7 +253,11 @@ class DreamerPolicy(RecurrentStatePolicy):
         """
         embed = self.world_model.encode(obs)
         latent, _ = self.world_model.rssm.observe_step(
-            state.latent, state.prev_action, embed, episode_start, sample=not deterministic
+            state.latent,
+            state.prev_action,
+            embed,
+            episode_start,
+            sample=not deterministic or self.deterministic_latent == "sample",
         )
         dist = self.actor(latent.features)
         action = dist.mode() if deterministic else dist.sample()
