@@ -93,20 +93,16 @@ def test_bad_arguments(args, kwargs, error, match) -> None:
         Dreamer(*args, **{**TINY, **kwargs})
 
 
-class DictObsEnv(gym.Env):
-    observation_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,))})
-    action_space = spaces.Box(-1, 1, (1,))
-
-    def reset(self, *, seed=None, options=None):
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        return self.observation_space.sample(), 0.0, False, False, {}
-
-
 def test_unsupported_spaces() -> None:
-    with pytest.raises(ValueError, match=r"does not take Dict observations yet.*FlattenObservation"):
-        Dreamer("MlpPolicy", DictObsEnv(), **TINY)
+    nested = spaces.Dict({"a": spaces.Dict({"b": spaces.Discrete(2)})})
+    with pytest.raises(ValueError, match=r"nested Dict"):
+        Dreamer("MultiInputPolicy", SpaceEnv(nested, spaces.Discrete(2)), **TINY)
+    dotted = spaces.Dict({"a.b": spaces.Discrete(2)})
+    with pytest.raises(ValueError, match=r"keys that are non-empty and without '\.', got 'a\.b'"):
+        Dreamer("MultiInputPolicy", SpaceEnv(dotted, spaces.Discrete(2)), **TINY)
+    small = spaces.Dict({"cam": spaces.Box(0, 255, (4, 4, 3), np.uint8)})
+    with pytest.raises(ValueError, match=r"at least 8 x 8, got observation_space\['cam'\]"):
+        Dreamer("MultiInputPolicy", SpaceEnv(small, spaces.Discrete(2)), **TINY)
     tiny_image = spaces.Box(0, 255, (4, 4, 3), np.uint8)
     with pytest.raises(ValueError, match=r"images of at least 8 x 8"):
         Dreamer("MlpPolicy", SpaceEnv(tiny_image, spaces.Discrete(2)), **TINY)
@@ -118,16 +114,15 @@ def test_unsupported_spaces() -> None:
         Dreamer("MlpPolicy", env, **TINY)
 
 
-ARRAY_SPACES = ("Box-1d", "Box-2d", "Discrete", "MultiDiscrete", "MultiBinary", "image", "image-channel-first")
-
-
 @pytest.mark.parametrize("action", ["Box", "Discrete"])
-@pytest.mark.parametrize("observation", ARRAY_SPACES)
+@pytest.mark.parametrize("observation", sorted(OBSERVATION_SPACES))
 def test_every_observation_space(observation: str, action: str, tmp_path) -> None:
     """Construct, learn (updates included), predict with a carried state, save/load round trip and evaluate."""
     space = OBSERVATION_SPACES[observation]
     env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES[action]), n_envs=2, seed=0)
-    model = tiny(env, learning_starts=20, policy_kwargs={**TINY["policy_kwargs"], "cnn_depth": 4})
+    policy = {"Dict": "MultiInputPolicy"}.get(observation, "CnnPolicy" if observation.startswith("image") else "MlpPolicy")
+    kwargs = {**TINY, "learning_starts": 20, "policy_kwargs": {**TINY["policy_kwargs"], "cnn_depth": 4}}
+    model = Dreamer(policy, env, seed=0, **kwargs)
     model.learn(60)
     assert model._n_updates > 0 and np.isfinite(model.logger.name_to_value["train/obs_loss"])
     assert_carries_state_and_round_trips(model, env, tmp_path)
@@ -141,13 +136,32 @@ def test_image_encoder_and_decoder_keep_the_image_size(shape: tuple[int, int, in
     embed = model.encode(obs, 2)
     assert embed.shape == (2, 3, 16)
     features = th.randn(2, 3, model.feature_dim)
-    images = model.decode(features)
+    images = model.decoder(features.reshape(-1, model.feature_dim))
     channels_first = shape[0] in (1, 3, 4) and shape[0] < shape[-1]
     c, h, w = shape if channels_first else (shape[2], shape[0], shape[1])
     assert images.shape == (6, c, h, w)
-    assert model.codec.loss(images, obs, 2).shape == (2, 3)
+    assert model.codec.loss(images, obs, 2).shape == (2, 3) and model.observation_loss(features, obs, 2).shape == (2, 3)
     # a perfect reconstruction costs nothing: the target is the image in [-0.5, 0.5], channel-first
     assert model.codec.loss(model.codec.images(obs, 2), obs, 2).abs().max() == 0
+
+
+def test_dict_observations_get_an_encoder_and_a_decoder_per_key() -> None:
+    space = OBSERVATION_SPACES["Dict"]  # a 36 x 36 image, a vector and a Discrete
+    model = WorldModel(space, action_dim=2, hidden=16, layers=1, cnn_depth=4, rssm_kwargs=dict(deter=16, stoch=4, classes=4))
+    assert set(model.encoder) == set(model.decoder) == {"image", "vector", "discrete"}
+    assert isinstance(model.encoder["image"], world_model_module.ConvEncoder)
+    assert model.decoder["discrete"][-1].out_features == 3  # logits of the categorical reconstruction
+    samples = [space.sample() for _ in range(6)]
+    obs = {key: th.as_tensor(np.stack([o[key] for o in samples])).view(2, 3, *space[key].shape) for key in space.spaces}
+    assert model.encode(obs, 2).shape == (2, 3, 3 * 16)  # the keys' embeddings side by side
+    features = th.randn(2, 3, model.feature_dim)
+    per_key = [
+        model.codecs[key].loss(
+            model.decoder[key](features.reshape(-1, model.feature_dim) if key == "image" else features), obs[key], 2
+        )
+        for key in ("image", "vector", "discrete")
+    ]
+    assert th.allclose(model.observation_loss(features, obs, 2), sum(per_key))
 
 
 def test_observation_codec_reads_and_reconstructs_each_space() -> None:

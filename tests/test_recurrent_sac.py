@@ -103,8 +103,11 @@ def test_unsupported_spaces() -> None:
         RecurrentSAC("MlpPolicy", env, **TINY)
     env = gym.make("Pendulum-v1")
     env.observation_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,))})
-    with pytest.raises(ValueError, match=r"does not take Dict observations yet.*FlattenObservation"):
+    with pytest.raises(ValueError, match=r"MultiInputPolicy"):
         RecurrentSAC("MlpPolicy", env, **TINY)
+    env.observation_space = spaces.Dict({"a": spaces.Dict({"b": spaces.Discrete(2)})})
+    with pytest.raises(ValueError, match=r"nested Dict"):
+        RecurrentSAC("MultiInputPolicy", env, **TINY)
     env.observation_space = spaces.Tuple([spaces.Discrete(2)])
     with pytest.raises(ValueError, match=r"observation_space=Tuple.*FlattenObservation"):
         RecurrentSAC("MlpPolicy", env, **TINY)
@@ -115,18 +118,20 @@ def test_unsupported_spaces() -> None:
 
 
 @pytest.mark.parametrize("action", ["Box", "Discrete"])
-@pytest.mark.parametrize("observation", sorted(set(OBSERVATION_SPACES) - {"Dict"}))
+@pytest.mark.parametrize("observation", sorted(OBSERVATION_SPACES))
 def test_every_observation_space(observation: str, action: str, tmp_path: Any) -> None:
     """Construct, learn (updates included), predict with a carried state, save/load round trip and evaluate."""
     space = OBSERVATION_SPACES[observation]
     env = make_vec_env(lambda: SpaceEnv(space, ACTION_SPACES[action]), n_envs=2, seed=0)
-    policy = "CnnPolicy" if observation.startswith("image") else "MlpPolicy"
+    policy = {"Dict": "MultiInputPolicy"}.get(observation, "CnnPolicy" if observation.startswith("image") else "MlpPolicy")
     kwargs = {**TINY["policy_kwargs"], "features_extractor_kwargs": {"features_dim": 8} if policy == "CnnPolicy" else {}}
     model = RecurrentSAC(policy, env, **{**TINY, "policy_kwargs": kwargs, "learning_starts": 20}, seed=0)
     model.learn(60)
     assert model._n_updates > 0
-    stored = model.replay_buffer.observations[:2, 0]
-    assert stored.dtype == (space.dtype if observation != "Discrete" else np.int64)
+    subspaces = space.spaces if isinstance(space, spaces.Dict) else {"": space}
+    stored = model.replay_buffer.observations if isinstance(space, spaces.Dict) else {"": model.replay_buffer.observations}
+    for key, subspace in subspaces.items():
+        assert stored[key].dtype == (np.int64 if isinstance(subspace, spaces.Discrete) else subspace.dtype)
     assert_carries_state_and_round_trips(model, env, tmp_path)
 
 

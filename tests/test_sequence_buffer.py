@@ -362,7 +362,7 @@ def test_add_rows_requires_an_episode_start():
         ({"buffer_size": 10.5}, ValueError, "buffer_size=10.5"),
         ({"n_envs": 0}, ValueError, "n_envs=0"),
         ({"observation_space": spaces.Tuple([spaces.Discrete(4)])}, TypeError, r"observation_space=Tuple"),
-        ({"observation_space": spaces.Dict({"a": spaces.Box(0, 1, (2,))})}, TypeError, "observation_space"),
+        ({"observation_space": spaces.Dict({"a": spaces.Text(3)})}, TypeError, "observation_space"),
         ({"action_space": spaces.MultiBinary(3)}, TypeError, r"action_space=MultiBinary\(3\)"),
         ({"optimize_memory_usage": True}, ValueError, "optimize_memory_usage"),
     ],
@@ -435,3 +435,34 @@ def test_discrete_observations_are_stored_as_indices() -> None:
     assert buffer.observations.shape == (10, 2, 1) and buffer.observations.dtype == np.int64
     assert buffer.observations[:2, :, 0].tolist() == [[0, 1], [2, 3]]
     assert tuple(buffer.sample(3, 2).observations.shape) == (3, 2, 1)
+
+
+def test_dict_observations_are_stored_per_key_and_survive_pickling() -> None:
+    space = spaces.Dict({"image": spaces.Box(0, 255, (2, 3, 3), np.uint8), "cue": spaces.Discrete(4)})
+    buffer = SequenceReplayBuffer(20, space, spaces.Discrete(2), n_envs=2, seed=0)
+    assert buffer.observations["image"].shape == (10, 2, 2, 3, 3) and buffer.observations["cue"].dtype == np.int64
+    infos = [{}, {}]
+
+    def obs(value: int) -> dict[str, np.ndarray]:
+        return {"image": np.full((2, 2, 3, 3), value, np.uint8), "cue": np.array([value, value + 1])}
+
+    buffer.add(obs(0), obs(1), np.array([1, 0]), np.ones(2), np.zeros(2), infos)
+    buffer.add(obs(1), obs(2), np.array([0, 1]), np.ones(2), np.zeros(2), infos)
+    assert buffer.is_first[:3, 0].tolist() == [True, False, False]  # same observation per key: the episode goes on
+    buffer.add(obs(3), obs(4), np.array([0, 1]), np.ones(2), np.zeros(2), infos)  # a reset behind its back
+    assert buffer.truncated[2, 0] and buffer.is_first[3, 0]
+    assert buffer.observations["cue"][:5, 1, 0].tolist() == [1, 2, 3, 4, 5]
+    batch = buffer.sample(4, 3)
+    assert set(batch.observations) == {"image", "cue"}
+    assert tuple(batch.observations["image"].shape) == (4, 3, 2, 3, 3) and batch.observations["image"].dtype == th.uint8
+    assert tuple(batch.observations["cue"].shape) == (4, 3, 1)
+    # rows of one chunk come from one env: its cue is its image value plus the env index, on every row
+    offset = batch.observations["cue"][..., 0] - batch.observations["image"][:, :, 0, 0, 0].long()
+    assert ((offset == offset[:, :1]) & ((offset == 0) | (offset == 1))).all()
+    restored = pickle.loads(pickle.dumps(buffer))
+    for key in ("image", "cue"):
+        assert np.array_equal(restored.observations[key], buffer.observations[key])
+    with pytest.raises(ValueError, match=r"obs must be a dict with the keys \['cue', 'image'\], got \['image'\]"):
+        buffer.add({"image": obs(5)["image"]}, obs(6), np.array([0, 1]), np.ones(2), np.zeros(2), infos)
+    with pytest.raises(ValueError, match=r"next_obs\['cue'\] must have shape"):
+        buffer.add(obs(5), {**obs(6), "cue": np.zeros((2, 2))}, np.array([0, 1]), np.ones(2), np.zeros(2), infos)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -17,7 +17,8 @@ class SequenceReplayBufferSamples(NamedTuple):
 
     Row ``t`` of a chunk is one step of one env's stream (see :class:`SequenceReplayBuffer` for the layout).
 
-    :param observations: ``o_t``, shape ``(B, L, *obs_shape)``, the observation space's dtype
+    :param observations: ``o_t``, shape ``(B, L, *obs_shape)``, the observation space's dtype; for a ``Dict``
+        observation space a dict of such tensors, one per key
     :param prev_actions: ``a_{t-1}``, the action that led to ``o_t`` (zero where ``is_first``), shape ``(B, L, action_dim)``;
         ``float32`` for ``Box`` actions (flattened as in SB3), ``int64`` indices for ``Discrete`` ones (``action_dim = 1``)
     :param rewards: ``r_{t-1}``, the reward received on arriving at ``o_t`` (zero where ``is_first``), ``float32`` ``(B, L)``
@@ -27,7 +28,7 @@ class SequenceReplayBufferSamples(NamedTuple):
         ``float32`` ``(B, L)``
     """
 
-    observations: th.Tensor
+    observations: th.Tensor | dict[str, th.Tensor]
     prev_actions: th.Tensor
     rewards: th.Tensor
     terminated: th.Tensor
@@ -106,7 +107,8 @@ class SequenceReplayBuffer(ReplayBuffer):
     :param buffer_size: total number of rows (env steps, plus one row per episode start) kept across all envs,
         at least ``2 * n_envs``
     :param observation_space: a ``Box`` space of any shape, or a ``Discrete`` (stored as ``(1,)`` indices),
-        ``MultiDiscrete`` or ``MultiBinary`` space
+        ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of these (one array per key; ``add`` takes and
+        ``sample`` returns dicts of arrays)
     :param action_space: a ``Box`` space (stored flattened, ``float32``), a ``MultiDiscrete`` one (``int64``, one
         index per variable) or a ``Discrete`` space (stored as ``int64``
         indices of shape ``(1,)``)
@@ -138,7 +140,7 @@ class SequenceReplayBuffer(ReplayBuffer):
         [0, 0, 0, 1, 0, 0, 0, 1]
     """
 
-    observations: np.ndarray
+    observations: np.ndarray | dict[str, np.ndarray]  # a dict of arrays for Dict observation spaces
     prev_actions: np.ndarray
     rewards: np.ndarray
     terminated: np.ndarray
@@ -163,10 +165,12 @@ class SequenceReplayBuffer(ReplayBuffer):
                 f"buffer_size must be an integer >= 2 * n_envs = {2 * n_envs} (one add can write two rows to an env's "
                 f"stream), got buffer_size={buffer_size!r}"
             )
-        if not isinstance(observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+        leaves = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+        subspaces = observation_space.spaces.values() if isinstance(observation_space, spaces.Dict) else [observation_space]
+        if not all(isinstance(space, leaves) for space in subspaces):
             raise TypeError(
-                "observation_space must be a gymnasium.spaces.Box, Discrete, MultiDiscrete or MultiBinary, got "
-                f"observation_space={observation_space!r}"
+                "observation_space must be a gymnasium.spaces.Box, Discrete, MultiDiscrete or MultiBinary, or a Dict of "
+                f"them, got observation_space={observation_space!r}"
             )
         if not isinstance(action_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
             raise TypeError(
@@ -187,7 +191,13 @@ class SequenceReplayBuffer(ReplayBuffer):
         shape = (self.capacity, self.n_envs)
         discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))
         self.action_dtype = np.dtype(np.int64) if discrete else np.dtype(np.float32)
-        self.observations = np.zeros((*shape, *self.obs_shape), dtype=observation_space.dtype)
+        if isinstance(observation_space, spaces.Dict):  # one array per key
+            self.observations = {
+                key: np.zeros((*shape, *self.obs_shape[key]), dtype=space.dtype)  # type: ignore[index]
+                for key, space in observation_space.spaces.items()
+            }
+        else:
+            self.observations = np.zeros((*shape, *self.obs_shape), dtype=observation_space.dtype)
         self.prev_actions = np.zeros((*shape, self.action_dim), dtype=self.action_dtype)
         self.rewards = np.zeros(shape, dtype=np.float32)
         self.terminated = np.zeros(shape, dtype=bool)
@@ -218,8 +228,8 @@ class SequenceReplayBuffer(ReplayBuffer):
     @property
     def nbytes(self) -> int:
         """Bytes held by the preallocated arrays; fixed at construction."""
-        arrays = (self.observations, self.prev_actions, self.rewards, self.terminated, self.truncated, self.is_first)
-        return sum(a.nbytes for a in arrays)
+        arrays = (self.prev_actions, self.rewards, self.terminated, self.truncated, self.is_first)
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in _arrays(self.observations))
 
     # ------------------------------------------------------------------ pickling (save_replay_buffer)
 
@@ -231,21 +241,29 @@ class SequenceReplayBuffer(ReplayBuffer):
         every stored row until the stream wraps around), so that ``save_replay_buffer`` writes a file proportional to
         what is stored, not to ``buffer_size``."""
         state = self.__dict__.copy()
+
+        def stored(array: np.ndarray) -> list[np.ndarray]:
+            return [array[: int(n), env].copy() for env, n in enumerate(self.n_stored)]
+
         for name in self._ROW_ARRAYS:
             array = state.pop(name)
-            state[f"_stored_{name}"] = [array[: int(n), env].copy() for env, n in enumerate(self.n_stored)]
+            state[f"_stored_{name}"] = {k: stored(a) for k, a in array.items()} if isinstance(array, dict) else stored(array)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Rebuild the preallocated arrays from the stored rows written by :meth:`__getstate__`."""
         rows = {name: state.pop(f"_stored_{name}") for name in self._ROW_ARRAYS if f"_stored_{name}" in state}
         self.__dict__.update(state)
-        for name, streams in rows.items():
+
+        def rebuilt(streams: list[np.ndarray]) -> np.ndarray:
             first = streams[0]
             array = np.zeros((self.capacity, self.n_envs, *first.shape[1:]), dtype=first.dtype)
             for env, stored in enumerate(streams):
                 array[: len(stored), env] = stored
-            setattr(self, name, array)
+            return array
+
+        for name, streams in rows.items():
+            setattr(self, name, {k: rebuilt(v) for k, v in streams.items()} if isinstance(streams, dict) else rebuilt(streams))
 
     def reset(self) -> None:
         """Forget all stored rows (the arrays are kept); the next row of every stream starts an episode."""
@@ -304,13 +322,21 @@ class SequenceReplayBuffer(ReplayBuffer):
         terminated = done & ~truncated
 
         all_envs = np.arange(self.n_envs)
-        last = self.observations[(self.pos - 1) % self.capacity, all_envs]
+        last = _map(lambda array: array[(self.pos - 1) % self.capacity, all_envs], self.observations)
         start = self._needs_start | ~self._rows_equal(last, obs)
         if start.any():
             envs = np.flatnonzero(start)
             k = len(envs)
             no_action, no_flag = np.zeros((k, self.action_dim)), np.zeros(k, dtype=bool)
-            self.add_rows(obs[envs], no_action, np.zeros(k), no_flag, no_flag, np.ones(k, dtype=bool), env_indices=envs)
+            self.add_rows(
+                _map(lambda array: array[envs], obs),
+                no_action,
+                np.zeros(k),
+                no_flag,
+                no_flag,
+                np.ones(k, dtype=bool),
+                env_indices=envs,
+            )
         self.add_rows(next_obs, action, reward, terminated, truncated, np.zeros(self.n_envs, dtype=bool))
 
     def add_rows(
@@ -355,7 +381,11 @@ class SequenceReplayBuffer(ReplayBuffer):
         self.truncated[(self.pos[interrupted] - 1) % self.capacity, interrupted] = True
 
         rows = self.pos[envs]
-        self.observations[rows, envs] = obs
+        if isinstance(self.observations, dict):
+            for key, array in self.observations.items():
+                array[rows, envs] = obs[key]
+        else:
+            self.observations[rows, envs] = obs
         self.prev_actions[rows, envs] = np.where(is_first[:, None], 0, prev_action)
         self.rewards[rows, envs] = np.where(is_first, 0.0, reward)
         self.terminated[rows, envs] = terminated
@@ -414,10 +444,10 @@ class SequenceReplayBuffer(ReplayBuffer):
             # Fancy indexing already copied the rows out of the buffer: share that copy instead of making another.
             return self.to_torch(array, copy=False)
 
-        observations = self._normalize_obs(gather(self.observations), env)
+        observations = self._normalize_obs(_map(gather, self.observations), env)  # type: ignore[arg-type]
         rewards = self._normalize_reward(gather(self.rewards), env).astype(np.float32, copy=False)
         return SequenceReplayBufferSamples(
-            observations=tensor(observations),  # type: ignore[arg-type]
+            observations=_map(tensor, observations),
             prev_actions=tensor(gather(self.prev_actions)),
             rewards=tensor(rewards),
             terminated=tensor(gather(self.terminated).astype(np.float32)),
@@ -427,14 +457,24 @@ class SequenceReplayBuffer(ReplayBuffer):
 
     # ------------------------------------------------------------------ helpers
 
-    def _as_obs(self, obs: np.ndarray, name: str, k: int | None = None) -> np.ndarray:
+    def _as_obs(self, obs: Any, name: str, k: int | None = None) -> Any:
         k = self.n_envs if k is None else k
-        array = np.asarray(obs, dtype=self.observations.dtype)
-        if isinstance(self.observation_space, spaces.Discrete) and array.shape == (k,):
-            array = array.reshape(k, 1)  # a VecEnv's Discrete observations are (n_envs,); SB3 stores them as (n, 1)
-        if array.shape != (k, *self.obs_shape):
-            raise ValueError(f"{name} must have shape {(k, *self.obs_shape)}, got {array.shape}")
-        return array
+        if not isinstance(self.observations, dict):
+            return _as_obs_array(obs, self.observations.dtype, self.observation_space, self.obs_shape, name, k)
+        if not isinstance(obs, dict) or set(obs) != set(self.observations):
+            got = sorted(obs) if isinstance(obs, dict) else type(obs).__name__
+            raise ValueError(f"{name} must be a dict with the keys {sorted(self.observations)}, got {got}")
+        return {
+            key: _as_obs_array(
+                obs[key],
+                array.dtype,
+                self.observation_space[key],
+                self.obs_shape[key],
+                f"{name}[{key!r}]",
+                k,  # type: ignore[index]
+            )
+            for key, array in self.observations.items()
+        }
 
     def _as_flags(self, flags: np.ndarray, name: str, k: int | None = None) -> np.ndarray:
         k = self.n_envs if k is None else k
@@ -455,9 +495,29 @@ class SequenceReplayBuffer(ReplayBuffer):
         return action.reshape(k, self.action_dim), reward.reshape(k)
 
     @staticmethod
-    def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Per-row exact equality, counting NaN equal to NaN."""
+    def _rows_equal(a: Any, b: Any) -> np.ndarray:
+        """Per-row exact equality (of every key for dict observations), counting NaN equal to NaN."""
+        if isinstance(a, dict):
+            return np.all([SequenceReplayBuffer._rows_equal(a[key], b[key]) for key in a], axis=0)
         equal = a == b
         if np.issubdtype(a.dtype, np.floating):
             equal |= np.isnan(a) & np.isnan(b)
         return equal.reshape(len(a), -1).all(axis=1)
+
+
+def _map(fn: Callable[[np.ndarray], Any], obs: Any) -> Any:
+    """``fn`` on an observation array, or on each array of a dict of them."""
+    return {key: fn(value) for key, value in obs.items()} if isinstance(obs, dict) else fn(obs)
+
+
+def _arrays(obs: Any) -> list[np.ndarray]:
+    return list(obs.values()) if isinstance(obs, dict) else [obs]
+
+
+def _as_obs_array(obs: Any, dtype: np.dtype, space: spaces.Space, shape: tuple[int, ...], name: str, k: int) -> np.ndarray:
+    array = np.asarray(obs, dtype=dtype)
+    if isinstance(space, spaces.Discrete) and array.shape == (k,):
+        array = array.reshape(k, 1)  # a VecEnv's Discrete observations are (n_envs,); SB3 stores them as (n, 1)
+    if array.shape != (k, *shape):
+        raise ValueError(f"{name} must have shape {(k, *shape)}, got {array.shape}")
+    return array

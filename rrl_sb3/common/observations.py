@@ -29,12 +29,12 @@ def check_observation_space(algo: str, space: spaces.Space, allow_dict: bool = T
     """Raise ``ValueError`` unless ``space`` is a ``Box`` (any shape; images included), ``Discrete``,
     ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, naming ``algo``, the space and the fix.
 
-    :param allow_dict: whether ``algo`` takes ``Dict`` spaces (the algorithms on the sequence replay buffer do not yet)
+    :param allow_dict: whether ``algo`` takes ``Dict`` spaces
     """
     if isinstance(space, spaces.Dict):
         if not allow_dict:
             raise ValueError(
-                f"{algo} does not take Dict observations yet (its sequence replay buffer stores one array per step), "
+                f"{algo} does not take Dict observations yet (its world model reads and reconstructs one array), "
                 f"got {space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
             )
         for key, subspace in space.spaces.items():

@@ -9,6 +9,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import update_learning_rate
 
@@ -47,7 +48,9 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     networks are small (128 units, a 128-unit GRU, 16 x 16 categorical latents) so that a 20,000-step run fits in
     minutes on two CPU cores; raise them through ``policy_kwargs`` for harder tasks.
 
-    :param policy: ``"MlpPolicy"`` (or :class:`DreamerPolicy`), or an env / env id when ``env`` is not given
+    :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` (images) or ``"MultiInputPolicy"`` (``Dict`` observations), all
+        :class:`DreamerPolicy`, whose world model reads each space as it should; or an env / env id when ``env`` is not
+        given
     :param env: the environment (an env id, a ``gymnasium.Env`` or a ``VecEnv``)
     :param learning_rate: learning rate of the world model (float or schedule of the remaining progress)
     :param actor_learning_rate: learning rate of the actor
@@ -83,7 +86,13 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param _init_setup_model: build the networks and the buffer at construction
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": DreamerPolicy}
+    # One policy class for every space (its world model picks an MLP or a CNN per observation part); the names are
+    # SB3's, so code written for SB3 works unchanged.
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": DreamerPolicy,
+        "CnnPolicy": DreamerPolicy,
+        "MultiInputPolicy": DreamerPolicy,
+    }
     policy: DreamerPolicy
 
     def __init__(
@@ -152,6 +161,11 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             sde_support=False,
             supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete),
         )
+        if policy == "CnnPolicy" and not is_image_space(self.observation_space, check_channels=False):
+            raise ValueError(
+                f"CnnPolicy reads images (a uint8 Box of shape (H, W, C) or (C, H, W)), got "
+                f"observation_space={self.observation_space!r}; use MlpPolicy (or MultiInputPolicy for a Dict)"
+            )
         self.actor_learning_rate = actor_learning_rate
         self.critic_learning_rate = critic_learning_rate
         self.sequence_length = sequence_length

@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
@@ -70,7 +69,7 @@ class DreamerPolicy(RecurrentStatePolicy):
     one-hot for ``Discrete``). ``state=None`` or ``episode_start=True`` for an env starts it from the initial state.
 
     :param observation_space: a ``Box`` (any shape; ``uint8`` images read by a convolutional encoder), ``Discrete``,
-        ``MultiDiscrete`` or ``MultiBinary`` space
+        ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them (an encoder and a decoder per key)
     :param action_space: ``Box`` or ``Discrete`` action space
     :param lr_schedule: learning rate schedule of the world model
     :param actor_lr: learning rate of the actor
@@ -209,17 +208,15 @@ class DreamerPolicy(RecurrentStatePolicy):
     @staticmethod
     def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
         """Raise ``ValueError`` unless the observation space is a ``Box`` (images of at least 8 x 8 included),
-        ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space and the action space a ``Box`` (finite bounds) or
-        ``Discrete``."""
-        check_observation_space("Dreamer", observation_space, allow_dict=False)
-        if (
-            is_image_space(observation_space, check_channels=False)
-            and min(
-                ObservationCodec(observation_space).image_shape[1:]  # type: ignore[index]
-            )
-            < 8
-        ):
-            raise ValueError(f"Dreamer's image encoder needs images of at least 8 x 8, got {observation_space!r}")
+        ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, and the action space a ``Box``
+        (finite bounds), ``Discrete`` or ``MultiDiscrete``."""
+        check_observation_space("Dreamer", observation_space)
+        leaves = observation_space.spaces if isinstance(observation_space, spaces.Dict) else {"": observation_space}
+        for key, space in leaves.items():
+            image = ObservationCodec(space).image_shape
+            if image is not None and min(image[1:]) < 8:
+                where = f"observation_space[{key!r}]" if key else "observation_space"
+                raise ValueError(f"Dreamer's image encoder needs images of at least 8 x 8, got {where}={space!r}")
         flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
         if not (flat_box or isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))):
             raise ValueError(f"Dreamer supports flat Box, Discrete and MultiDiscrete action spaces, got {action_space!r}")

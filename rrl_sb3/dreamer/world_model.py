@@ -12,6 +12,7 @@ from stable_baselines3.common.preprocessing import is_image_space, is_image_spac
 from torch import nn
 
 from rrl_sb3.common.math import TwoHotBins, symlog
+from rrl_sb3.common.observations import Observations
 
 LatentKind = Literal["categorical", "gaussian"]
 
@@ -106,6 +107,28 @@ class ObservationCodec:
         if isinstance(self.space, spaces.MultiBinary):
             return F.binary_cross_entropy_with_logits(output, flat, reduction="none").sum(-1)
         return (output - symlog(flat)).pow(2).sum(-1)
+
+
+def _leaf_spaces(space: spaces.Space) -> dict[str, spaces.Space]:
+    """The spaces the world model reads: ``{"": space}``, or the keys of a ``Dict`` space."""
+    if not isinstance(space, spaces.Dict):
+        return {"": space}
+    for key in space.spaces:
+        if not key or "." in key:  # ModuleDict names
+            raise ValueError(f"Dreamer needs Dict observation keys that are non-empty and without '.', got {key!r}")
+    return dict(space.spaces)
+
+
+def _encoder(codec: ObservationCodec, hidden: int, layers: int, cnn_depth: int) -> nn.Module:
+    if codec.image_shape is not None:
+        return ConvEncoder(codec.image_shape, cnn_depth, hidden)
+    return mlp(codec.in_dim, hidden, hidden, layers - 1)
+
+
+def _decoder(codec: ObservationCodec, feat_dim: int, hidden: int, layers: int, cnn_depth: int) -> nn.Module:
+    if codec.image_shape is not None:
+        return ConvDecoder(feat_dim, codec.image_shape, cnn_depth)
+    return mlp(feat_dim, codec.out_dim, hidden, layers)
 
 
 def _conv_sizes(height: int, width: int, min_size: int = 6) -> list[tuple[int, int]]:
@@ -387,16 +410,16 @@ class WorldModel(nn.Module):
     ) -> None:
         super().__init__()
         self.free_bits, self.dyn_scale, self.rep_scale = free_bits, dyn_scale, rep_scale
-        self.codec = ObservationCodec(observation_space)
-        image = self.codec.image_shape
-        self.encoder: nn.Module = (
-            ConvEncoder(image, cnn_depth, hidden) if image else mlp(self.codec.in_dim, hidden, hidden, layers - 1)
-        )
-        self.rssm = RSSM(action_dim, hidden, hidden=hidden, **(rssm_kwargs or {}))
+        # A Dict space gets an encoder and a decoder per key (ModuleDicts); the embeddings are concatenated.
+        self.codecs = {key: ObservationCodec(sub) for key, sub in _leaf_spaces(observation_space).items()}
+        self.codec = self.codecs.get("", None)
+        # (built in this order: encoder, RSSM, decoder, so that a seed gives the same initial weights as before)
+        encoders = {key: _encoder(codec, hidden, layers, cnn_depth) for key, codec in self.codecs.items()}
+        self.encoder: nn.Module = encoders[""] if self.codec else nn.ModuleDict(encoders)
+        self.rssm = RSSM(action_dim, hidden * len(self.codecs), hidden=hidden, **(rssm_kwargs or {}))
         feat_dim = self.rssm.deter_dim + self.rssm.stoch_dim
-        self.decoder: nn.Module = (
-            ConvDecoder(feat_dim, image, cnn_depth) if image else mlp(feat_dim, self.codec.out_dim, hidden, layers)
-        )
+        decoders = {key: _decoder(codec, feat_dim, hidden, layers, cnn_depth) for key, codec in self.codecs.items()}
+        self.decoder: nn.Module = decoders[""] if self.codec else nn.ModuleDict(decoders)
         self.reward_head = mlp(feat_dim, 255, hidden, layers, zero_init_output=True)
         self.continue_head = mlp(feat_dim, 1, hidden, layers)
         self.bins = TwoHotBins(space=twohot_space)
@@ -405,17 +428,31 @@ class WorldModel(nn.Module):
     def feature_dim(self) -> int:
         return self.rssm.deter_dim + self.rssm.stoch_dim
 
-    def encode(self, obs: th.Tensor, n_lead: int = 1) -> th.Tensor:
-        """Embeddings ``(*lead, hidden)`` of observations with ``n_lead`` leading axes."""
-        if self.codec.image_shape is not None:
-            return self.encoder(self.codec.images(obs, n_lead)).view(*obs.shape[:n_lead], -1)
-        return self.encoder(self.codec.inputs(obs, n_lead))
+    def _parts(self, modules: nn.Module) -> list[tuple[str, ObservationCodec, nn.Module]]:
+        if self.codec is not None:
+            return [("", self.codec, modules)]
+        return [(key, codec, modules[key]) for key, codec in self.codecs.items()]  # type: ignore[index]
 
-    def decode(self, features: th.Tensor) -> th.Tensor:
-        """The decoder's output for features ``(*lead, feature_dim)`` (images: one batch ``(N, C, H, W)``)."""
-        if self.codec.image_shape is not None:
-            return self.decoder(features.reshape(-1, features.shape[-1]))
-        return self.decoder(features)
+    def encode(self, obs: Observations, n_lead: int = 1) -> th.Tensor:
+        """Embeddings ``(*lead, embed_dim)`` of observations with ``n_lead`` leading axes (a dict of them for a ``Dict``
+        space: the keys' embeddings concatenated)."""
+        embeds = []
+        for key, codec, encoder in self._parts(self.encoder):
+            part = obs[key] if key else obs
+            lead = part.shape[:n_lead]
+            if codec.image_shape is not None:
+                embeds.append(encoder(codec.images(part, n_lead)).view(*lead, -1))
+            else:
+                embeds.append(encoder(codec.inputs(part, n_lead)))
+        return embeds[0] if len(embeds) == 1 else th.cat(embeds, dim=-1)
+
+    def observation_loss(self, features: th.Tensor, obs: Observations, n_lead: int) -> th.Tensor:
+        """Reconstruction loss ``(*lead,)`` of ``obs`` from the model features (summed over the keys of a ``Dict``)."""
+        total = th.zeros((), device=features.device)
+        for key, codec, decoder in self._parts(self.decoder):
+            flat = features.reshape(-1, features.shape[-1]) if codec.image_shape is not None else features
+            total = total + codec.loss(decoder(flat), obs[key] if key else obs, n_lead)
+        return total
 
     def reward(self, features: th.Tensor) -> th.Tensor:
         return self.bins.decode(self.reward_head(features))
@@ -425,7 +462,7 @@ class WorldModel(nn.Module):
 
     def loss(
         self,
-        obs: th.Tensor,
+        obs: Observations,
         prev_action: th.Tensor,
         reward: th.Tensor,
         terminated: th.Tensor,
@@ -435,7 +472,7 @@ class WorldModel(nn.Module):
         ``r_{t-1}``, ``terminated_t``, ``is_first_t``), and the posterior states to imagine from."""
         posterior, post_stats, prior_stats = self.rssm.observe(self.encode(obs, 2), prev_action, is_first)
         features = posterior.features
-        obs_loss = self.codec.loss(self.decode(features), obs, 2)
+        obs_loss = self.observation_loss(features, obs, 2)
         reward_loss = self.bins.loss(self.reward_head(features), reward)
         cont_loss = F.binary_cross_entropy_with_logits(
             self.continue_head(features).squeeze(-1), 1.0 - terminated, reduction="none"

@@ -8,14 +8,14 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor, NatureCNN
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 from torch.nn import functional as F
 
 from rrl_sb3.common.math import symlog
-from rrl_sb3.common.observations import SequenceFeatures, check_extractor_fits, check_observation_space
+from rrl_sb3.common.observations import SequenceFeatures, check_extractor_fits, check_observation_space, map_observations
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
 
@@ -39,9 +39,9 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
     """Raise ``ValueError`` unless the observation space is a ``Box`` (any shape; images), ``Discrete``,
-    ``MultiDiscrete`` or ``MultiBinary`` space and the action space ``Discrete`` or a flat ``Box`` with finite bounds
-    (SAC's squashed Gaussian needs them)."""
-    check_observation_space("RecurrentSAC", observation_space, allow_dict=False)
+    ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, and the action space ``Discrete`` or a flat
+    ``Box`` with finite bounds (SAC's squashed Gaussian needs them)."""
+    check_observation_space("RecurrentSAC", observation_space)
     if isinstance(action_space, spaces.Discrete):
         return
     if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
@@ -244,7 +244,8 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
     ``n_critics`` Q heads share the critics' encoder, and the target critics are a Polyak-averaged copy of the
     critics. Each of the actor and the critics reads the observations through its own SB3 features extractor (after
     ``preprocess_obs``: one-hot ``Discrete``/``MultiDiscrete``, images scaled to ``[0, 1]``): ``FlattenExtractor``
-    for ``"MlpPolicy"``, ``NatureCNN`` for ``"CnnPolicy"`` (images), as SB3's SAC does. The critics read
+    for ``"MlpPolicy"``, ``NatureCNN`` for ``"CnnPolicy"`` (images), ``CombinedExtractor`` for ``"MultiInputPolicy"``
+    (``Dict`` observations), as SB3's SAC does. The critics read
     ``(o_t, a_{t-1}, r_{t-1})``; the actor reads ``(o_t, a_{t-1})``: SB3's ``predict`` (and so ``evaluate_policy``)
     never sees rewards, so an actor that needed them could not act outside ``learn``.
 
@@ -253,7 +254,8 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
     by the previous action (in ``[-1, 1]``) as ``(1, n_envs, action_dim)``. ``state=None`` is the initial state, and an
     env whose ``episode_start`` is true starts from it.
 
-    :param observation_space: a ``Box`` (any shape; images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space
+    :param observation_space: a ``Box`` (any shape; images), ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space,
+        or a ``Dict`` of them (``"MultiInputPolicy"``)
     :param action_space: flat ``Box`` action space with finite bounds, or ``Discrete`` (a categorical actor and Q heads
         with one output per action; the previous action is read one-hot)
     :param lr_schedule: learning rate schedule (its value at progress 1 sets the optimizers' initial rate)
@@ -408,7 +410,7 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
             remembers that action
         """
         starts = episode_start.float().view(1, -1)
-        features = self.actor.features(obs.unsqueeze(0))  # a sequence of one step
+        features = self.actor.features(map_observations(lambda x: x.unsqueeze(0), obs))  # a sequence of one step
         h, new_rnn = self.actor.encoder(features, state.prev_action, None, starts, state.rnn)
         dist = self.actor.distribution(h[0], features[0])
         if isinstance(dist, SoftCategorical):
@@ -439,3 +441,10 @@ class RecurrentSACCnnPolicy(RecurrentSACPolicy):
     """:class:`RecurrentSACPolicy` on images (``"CnnPolicy"``): ``NatureCNN`` features for the actor and the critics."""
 
     default_features_extractor_class = NatureCNN
+
+
+class RecurrentSACMultiInputPolicy(RecurrentSACPolicy):
+    """:class:`RecurrentSACPolicy` on ``Dict`` observations (``"MultiInputPolicy"``): ``CombinedExtractor`` features
+    (``NatureCNN`` for image keys, flattened other keys) for the actor and the critics."""
+
+    default_features_extractor_class = CombinedExtractor

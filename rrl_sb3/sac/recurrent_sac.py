@@ -13,6 +13,7 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import polyak_update
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer, SequenceReplayBufferSamples
+from rrl_sb3.common.observations import map_observations
 from rrl_sb3.common.recurrent_algorithm import RecurrentOffPolicyAlgorithm
 from rrl_sb3.common.utils import (
     IN_UNIT_INTERVAL,
@@ -27,7 +28,13 @@ from rrl_sb3.common.utils import (
     require,
     resolve_policy_and_env,
 )
-from rrl_sb3.sac.policies import RecurrentSACCnnPolicy, RecurrentSACPolicy, SoftCategorical, check_spaces
+from rrl_sb3.sac.policies import (
+    RecurrentSACCnnPolicy,
+    RecurrentSACMultiInputPolicy,
+    RecurrentSACPolicy,
+    SoftCategorical,
+    check_spaces,
+)
 
 
 class SequenceMasks(NamedTuple):
@@ -175,6 +182,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": RecurrentSACPolicy,
         "CnnPolicy": RecurrentSACCnnPolicy,
+        "MultiInputPolicy": RecurrentSACMultiInputPolicy,
     }
     policy: RecurrentSACPolicy
     replay_buffer: SequenceReplayBuffer | None  # type: ignore[assignment]
@@ -377,7 +385,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         :param data: batch-major chunks ``(B, L, ...)`` from the replay buffer
         """
         # Time-major (L, B, ...) for the recurrent layers.
-        obs = data.observations.transpose(0, 1)
+        obs = map_observations(lambda x: x.transpose(0, 1), data.observations)
         prev_actions = data.prev_actions.transpose(0, 1)
         if self.policy.discrete:  # stored as indices (L, B, 1): read one-hot
             prev_actions = th.nn.functional.one_hot(prev_actions[..., 0].long(), self.policy.action_dim)
