@@ -109,8 +109,10 @@ def test_unsupported_spaces() -> None:
     with pytest.raises(ValueError, match=r"observation_space=Tuple.*FlattenObservation"):
         Dreamer("MlpPolicy", SpaceEnv(spaces.Tuple([spaces.Discrete(2)]), spaces.Discrete(2)), **TINY)
     env = gym.make("Pendulum-v1")
-    env.action_space = spaces.MultiBinary(2)
-    with pytest.raises(ValueError, match="flat Box, Discrete and MultiDiscrete action spaces, got MultiBinary"):
+    env.action_space = spaces.MultiBinary((2, 2))
+    with pytest.raises(
+        ValueError, match=r"flat Box, Discrete, MultiDiscrete and flat MultiBinary action spaces, got MultiBinary"
+    ):
         Dreamer("MlpPolicy", env, **TINY)
 
 
@@ -125,6 +127,23 @@ def test_every_observation_space(observation: str, action: str, tmp_path) -> Non
     model = Dreamer(policy, env, seed=0, **kwargs)
     model.learn(60)
     assert model._n_updates > 0 and np.isfinite(model.logger.name_to_value["train/obs_loss"])
+    assert_carries_state_and_round_trips(model, env, tmp_path)
+
+
+@pytest.mark.parametrize("action", sorted(ACTION_SPACES))
+def test_every_action_space(action: str, tmp_path) -> None:
+    """Box, Discrete, MultiDiscrete and MultiBinary actions (the last two one categorical per variable or bit)."""
+    space = ACTION_SPACES[action]
+    env = make_vec_env(lambda: SpaceEnv(OBSERVATION_SPACES["Box-1d"], space), n_envs=2, seed=0)
+    model = tiny(env, learning_starts=20)
+    assert model.actor_gradient == ("dynamics" if action == "Box" else "reinforce")
+    model.learn(60)
+    actions, _ = model.predict(env.reset(), deterministic=True)
+    assert all(space.contains(a) for a in actions)
+    if action == "MultiBinary":  # a two-valued categorical per bit, read one-hot
+        assert model.policy.action_groups == (2,) * space.n and model.policy.action_dim == 2 * space.n
+        stored = th.as_tensor(model.replay_buffer.prev_actions[1:3, 0])
+        assert th.equal(model.policy.model_action(stored).view(2, space.n, 2).argmax(-1), stored)
     assert_carries_state_and_round_trips(model, env, tmp_path)
 
 

@@ -363,7 +363,7 @@ def test_add_rows_requires_an_episode_start():
         ({"n_envs": 0}, ValueError, "n_envs=0"),
         ({"observation_space": spaces.Tuple([spaces.Discrete(4)])}, TypeError, r"observation_space=Tuple"),
         ({"observation_space": spaces.Dict({"a": spaces.Text(3)})}, TypeError, "observation_space"),
-        ({"action_space": spaces.MultiBinary(3)}, TypeError, r"action_space=MultiBinary\(3\)"),
+        ({"action_space": spaces.Tuple([spaces.Discrete(3)])}, TypeError, r"action_space=Tuple"),
         ({"optimize_memory_usage": True}, ValueError, "optimize_memory_usage"),
     ],
 )

@@ -110,7 +110,7 @@ class SequenceReplayBuffer(ReplayBuffer):
         ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of these (one array per key; ``add`` takes and
         ``sample`` returns dicts of arrays)
     :param action_space: a ``Box`` space (stored flattened, ``float32``), a ``MultiDiscrete`` one (``int64``, one
-        index per variable) or a ``Discrete`` space (stored as ``int64``
+        index per variable), a ``MultiBinary`` one (``int64`` bits) or a ``Discrete`` space (stored as ``int64``
         indices of shape ``(1,)``)
     :param device: PyTorch device of the sampled tensors
     :param n_envs: number of parallel envs
@@ -172,9 +172,10 @@ class SequenceReplayBuffer(ReplayBuffer):
                 "observation_space must be a gymnasium.spaces.Box, Discrete, MultiDiscrete or MultiBinary, or a Dict of "
                 f"them, got observation_space={observation_space!r}"
             )
-        if not isinstance(action_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
+        if not isinstance(action_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
             raise TypeError(
-                f"action_space must be a gymnasium.spaces.Box, Discrete or MultiDiscrete, got action_space={action_space!r}"
+                "action_space must be a gymnasium.spaces.Box, Discrete, MultiDiscrete or MultiBinary, got "
+                f"action_space={action_space!r}"
             )
         if optimize_memory_usage:
             raise ValueError(
@@ -189,7 +190,7 @@ class SequenceReplayBuffer(ReplayBuffer):
         self.capacity = self.buffer_size // self.n_envs
 
         shape = (self.capacity, self.n_envs)
-        discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))
+        discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
         self.action_dtype = np.dtype(np.int64) if discrete else np.dtype(np.float32)
         if isinstance(observation_space, spaces.Dict):  # one array per key
             self.observations = {

@@ -159,7 +159,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             support_multi_env=True,
             seed=seed,
             sde_support=False,
-            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete),
+            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
         )
         if policy == "CnnPolicy" and not is_image_space(self.observation_space, check_channels=False):
             raise ValueError(
@@ -214,7 +214,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         }
         super()._setup_model()
         if self.actor_gradient == "auto":
-            discrete = isinstance(self.action_space, (spaces.Discrete, spaces.MultiDiscrete))
+            discrete = isinstance(self.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
             self.actor_gradient = "reinforce" if discrete else "dynamics"
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:

@@ -144,9 +144,13 @@ class DreamerPolicy(RecurrentStatePolicy):
                 f"got actor_min_std={actor_min_std!r}"
             )
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class, optimizer_kwargs=optimizer_kwargs)
-        self.discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))
+        self.discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
+        # several categorical variables: MultiDiscrete, or MultiBinary as that many two-valued ones
+        self.factored = isinstance(action_space, (spaces.MultiDiscrete, spaces.MultiBinary))
         if isinstance(action_space, spaces.MultiDiscrete):
             self.action_groups: tuple[int, ...] = tuple(int(n) for n in np.asarray(action_space.nvec).reshape(-1))
+        elif isinstance(action_space, spaces.MultiBinary):
+            self.action_groups = (2,) * int(action_space.n)  # type: ignore[arg-type]
         else:
             self.action_groups = (int(action_space.n),) if self.discrete else ()  # type: ignore[union-attr]
         self.action_dim = sum(self.action_groups) if self.discrete else int(action_space.shape[0])  # type: ignore[index]
@@ -209,7 +213,7 @@ class DreamerPolicy(RecurrentStatePolicy):
     def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
         """Raise ``ValueError`` unless the observation space is a ``Box`` (images of at least 8 x 8 included),
         ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, and the action space a ``Box``
-        (finite bounds), ``Discrete`` or ``MultiDiscrete``."""
+        (finite bounds), ``Discrete``, ``MultiDiscrete`` or a flat ``MultiBinary`` (one two-valued categorical per bit)."""
         check_observation_space("Dreamer", observation_space)
         leaves = observation_space.spaces if isinstance(observation_space, spaces.Dict) else {"": observation_space}
         for key, space in leaves.items():
@@ -218,8 +222,11 @@ class DreamerPolicy(RecurrentStatePolicy):
                 where = f"observation_space[{key!r}]" if key else "observation_space"
                 raise ValueError(f"Dreamer's image encoder needs images of at least 8 x 8, got {where}={space!r}")
         flat_box = isinstance(action_space, spaces.Box) and len(action_space.shape) == 1
-        if not (flat_box or isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))):
-            raise ValueError(f"Dreamer supports flat Box, Discrete and MultiDiscrete action spaces, got {action_space!r}")
+        flat_bits = isinstance(action_space, spaces.MultiBinary) and isinstance(action_space.n, (int, np.integer))
+        if not (flat_box or flat_bits or isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))):
+            raise ValueError(
+                f"Dreamer supports flat Box, Discrete, MultiDiscrete and flat MultiBinary action spaces, got {action_space!r}"
+            )
         if flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
             raise ValueError(f"Dreamer needs finite bounds on a Box action space, got {action_space!r}")
 
@@ -271,9 +278,9 @@ class DreamerPolicy(RecurrentStatePolicy):
         return DreamerState(*arrays)
 
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
-        """Model action -> env action: index for ``Discrete`` (one per variable for ``MultiDiscrete``), rescaled from
-        ``[-1, 1]`` for ``Box``."""
-        if isinstance(self.action_space, spaces.MultiDiscrete):
+        """Model action -> env action: index for ``Discrete`` (one per variable for ``MultiDiscrete``, a 0/1 per bit for
+        ``MultiBinary``), rescaled from ``[-1, 1]`` for ``Box``."""
+        if self.factored:
             parts = action.split(list(self.action_groups), dim=-1)
             return th.stack([part.argmax(-1) for part in parts], dim=-1).cpu().numpy()
         if self.discrete:
@@ -281,9 +288,9 @@ class DreamerPolicy(RecurrentStatePolicy):
         return self.unscale_action(action.cpu().numpy())
 
     def from_env_action(self, action: np.ndarray) -> np.ndarray:
-        """Env action -> what the replay buffer stores: the index (indices) for ``Discrete`` (``MultiDiscrete``),
-        ``[-1, 1]`` for ``Box``."""
-        if isinstance(self.action_space, spaces.MultiDiscrete):
+        """Env action -> what the replay buffer stores: the index (indices, bits) for ``Discrete`` (``MultiDiscrete``,
+        ``MultiBinary``), ``[-1, 1]`` for ``Box``."""
+        if self.factored:
             return np.asarray(action).reshape(-1, len(self.action_groups))
         if self.discrete:
             return np.asarray(action).reshape(-1)
@@ -291,8 +298,8 @@ class DreamerPolicy(RecurrentStatePolicy):
 
     def model_action(self, stored: th.Tensor) -> th.Tensor:
         """Stored buffer actions ``(..., 1 or action_dim)`` -> model representation (one-hot, concatenated over the
-        variables of a ``MultiDiscrete`` space)."""
-        if isinstance(self.action_space, spaces.MultiDiscrete):
+        variables of a ``MultiDiscrete`` or ``MultiBinary`` space)."""
+        if self.factored:
             indices = stored.long()
             return th.cat(
                 [nn.functional.one_hot(indices[..., i], n) for i, n in enumerate(self.action_groups)], dim=-1
