@@ -9,7 +9,8 @@ with a threshold (CartPoleNoVel 475, PendulumNoVel -200) it prints, per label an
 and 50k env steps, the first evaluation at or above the threshold (env steps and training CPU seconds), the
 evaluations at or above it from 20k on, and the lowest return after the first success; then, per label, the share of
 evaluations at or above the threshold in the window every label covers (10k-30k), with a 95% bootstrap interval over
-seeds.
+seeds; and for runs made by ``dreamer_acting.py``, each acting mode's mean return and evaluations at or above the
+threshold from 10k on.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def bootstrap(values: list[float], n: int = 10_000) -> tuple[float, float]:
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def acting_modes(labels: dict[str, str], env: str, threshold: float) -> None:
+    """The runs made by ``dreamer_acting.py``: each evaluation in three acting modes (records' ``"acting"``)."""
+    for label, directory in labels.items():
+        for seed, records in load(Path(directory), env).items():
+            rows = [r for r in records if "acting" in r and r["env_steps"] >= WINDOW[0]]
+            if not rows:
+                continue
+            print(f"\nActing modes, {label} seed {seed}, evaluations from {WINDOW[0] // 1000}k (mean return; >= threshold):")
+            for mode in rows[0]["acting"]:
+                values = [r["acting"][mode] for r in rows]
+                print(f"- {mode}: {np.mean(values):.1f}; {sum(v >= threshold for v in values)}/{len(values)}")
+
+
 def main() -> None:
     labels = dict(arg.split("=", 1) for arg in sys.argv[1:])
     for env, threshold in THRESHOLDS.items():
@@ -67,6 +81,7 @@ def main() -> None:
                 print(f"| {label} | {seed} | {marks} | {first} | {held} | {lowest} |")
                 window = [r for r in records if WINDOW[0] <= r["env_steps"] <= WINDOW[1]]
                 shares.setdefault(label, []).append(np.mean([r["mean_return"] >= threshold for r in window]))
+        acting_modes(labels, env, threshold)
         print(
             f"\nShare of evaluations >= threshold from {WINDOW[0] // 1000}k to {WINDOW[1] // 1000}k (mean over seeds "
             "[95% bootstrap interval]):"
