@@ -25,18 +25,10 @@ SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscret
 Observations = Any  # an array or tensor, or a dict of them (Dict observation spaces)
 
 
-def check_observation_space(algo: str, space: spaces.Space, allow_dict: bool = True) -> None:
+def check_observation_space(algo: str, space: spaces.Space) -> None:
     """Raise ``ValueError`` unless ``space`` is a ``Box`` (any shape; images included), ``Discrete``,
-    ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, naming ``algo``, the space and the fix.
-
-    :param allow_dict: whether ``algo`` takes ``Dict`` spaces
-    """
+    ``MultiDiscrete`` or ``MultiBinary`` space, or a ``Dict`` of them, naming ``algo``, the space and the fix."""
     if isinstance(space, spaces.Dict):
-        if not allow_dict:
-            raise ValueError(
-                f"{algo} does not take Dict observations yet (its world model reads and reconstructs one array), "
-                f"got {space!r}; flatten them first (gymnasium.wrappers.FlattenObservation)"
-            )
         for key, subspace in space.spaces.items():
             if isinstance(subspace, spaces.Dict):
                 raise ValueError(
