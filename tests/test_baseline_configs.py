@@ -21,6 +21,10 @@ _LSTM_TO_GRU = {
     "policy_kwargs.enable_critic_lstm": "policy_kwargs.enable_critic_gru",
 }
 
+REMOVED = object()  # a deliberate change that drops rl-zoo3's key
+# rl-zoo3's MiniGrid settings (its anchor &minigrid-defaults), changed for the pixel observation of our id
+_MINIGRID_PIXELS = {"env_wrapper": REMOVED, "policy": "CnnPolicy", "normalize": {"norm_obs": False}}
+
 # (our file, our env id, rl-zoo3's file, rl-zoo3's env id, deliberate changes: key -> our value, or old key -> new key)
 SOURCES = [
     ("recurrent_ppo_lstm", "rrl_sb3/PendulumNoVel-v1", "ppo_lstm", "PendulumNoVel-v1", {}),
@@ -32,6 +36,14 @@ SOURCES = [
     ("ppo_framestack", "Pendulum-v1", "ppo", "Pendulum-v1", {"frame_stack": 4}),
     ("ppo_framestack", "CartPole-v1", "ppo", "CartPole-v1", {"frame_stack": 4}),
     ("sac", "Pendulum-v1", "sac", "Pendulum-v1", {}),
+    ("ppo", "rrl_sb3/MiniGrid-MemoryS7Pixels-v0", "ppo", "MiniGrid-Empty-Random-5x5-v0", _MINIGRID_PIXELS),
+    (
+        "recurrent_ppo_gru",
+        "rrl_sb3/MiniGrid-MemoryS7Pixels-v0",
+        "ppo",
+        "MiniGrid-Empty-Random-5x5-v0",
+        {**_MINIGRID_PIXELS, "policy": "CnnGruPolicy"},
+    ),
 ]
 # POMDP ids without a tuned entry of their own take the entry of their base env (said in each file's header)
 _PENDULUM = {"Pendulum-v1": ["rrl_sb3/PendulumNoVel-v1", "rrl_sb3/PendulumNoisy-v1", "rrl_sb3/PendulumFlicker-v1"]}
@@ -73,7 +85,9 @@ def flatten(settings: dict[str, Any]) -> dict[str, Any]:
 def apply_changes(zoo: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     expected = dict(zoo)
     for key, value in changes.items():
-        if isinstance(value, str) and value.startswith("policy_kwargs."):  # a renamed key, same value
+        if value is REMOVED:
+            del expected[key]
+        elif isinstance(value, str) and value.startswith("policy_kwargs."):  # a renamed key, same value
             expected[value] = expected.pop(key)
         else:
             expected[key] = float(value) if isinstance(value, int) and not isinstance(value, bool) else value

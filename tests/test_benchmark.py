@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import yaml
 from stable_baselines3 import PPO
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.utils import LinearSchedule
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage, sync_envs_normalization
 
 from rrl_sb3.benchmark import (
     ALGORITHMS,
@@ -381,6 +382,17 @@ def test_frame_stacking_and_normalisation_wrap_train_and_eval_env_alike() -> Non
     assert train_env.observation_space.shape == eval_env.observation_space.shape == (16,)
     assert isinstance(train_env.venv, VecNormalize) and train_env.venv.gamma == 0.9
     assert isinstance(eval_env.venv, VecNormalize) and not eval_env.venv.training and not eval_env.venv.norm_reward
+
+
+def test_channel_last_images_get_the_models_transpose_on_the_eval_env_too() -> None:
+    """The model wraps its training env in VecTransposeImage; normalisation statistics must still sync to the eval env."""
+    settings = {"normalize": "dict(norm_obs=False)", "n_envs": 2, "env_kwargs": {"observation": "image"}}
+    train_env, eval_env = make_env_pair("rrl_sb3/MemoryCue-v0", prepare(settings, "test"), seed=0, eval_seed=1)
+    model = PPO("CnnPolicy", train_env, n_steps=8, batch_size=16, n_epochs=1, seed=0)
+    assert isinstance(model.get_env(), VecTransposeImage) and isinstance(eval_env, VecTransposeImage)
+    sync_envs_normalization(model.get_env(), eval_env)  # raised "expected the eval env to be a VecEnvWrapper" before
+    assert eval_env.observation_space == model.observation_space
+    assert evaluate_policy(model, eval_env, n_eval_episodes=2)[0] is not None
 
 
 # --- the evaluation protocol ---------------------------------------------------------------------------------------

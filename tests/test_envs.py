@@ -34,10 +34,12 @@ def test_registered_ids() -> None:
         "rrl_sb3/CartPoleFlicker-v1",
         "rrl_sb3/MemoryCue-v0",
         "rrl_sb3/MemoryCueContinuous-v0",
+        "rrl_sb3/MiniGrid-MemoryS7Pixels-v0",
     } <= set(ids)
     assert all(i.startswith("rrl_sb3/") for i in ids)
     assert list_env_ids("flicker") == ["rrl_sb3/CartPoleFlicker-v1", "rrl_sb3/PendulumFlicker-v1"]
     assert list_env_ids("memory") == ["rrl_sb3/MemoryCue-v0", "rrl_sb3/MemoryCueContinuous-v0"]
+    assert len(list_env_ids("pixels")) == 6
     with pytest.raises(ValueError, match="kind='velocity'"):
         list_env_ids("velocity")
     rrl_sb3.register_envs()  # idempotent
@@ -51,11 +53,11 @@ def test_every_id_passes_checkers(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", [i for i in AVAILABLE_IDS if "Memory" not in i])
 def test_spec_carried_over_from_base(env_id: str) -> None:
+    env = gym.make(env_id)  # first: MiniGrid's base ids exist once the pixel id has imported minigrid
     spec = gym.spec(env_id)
     base = gym.spec(spec.kwargs["base_id"])
     assert spec.max_episode_steps == base.max_episode_steps
     assert spec.reward_threshold == base.reward_threshold
-    env = gym.make(env_id)
     assert env.spec.id == env_id
     rebuilt = gym.make(env.spec)
     assert rebuilt.observation_space == env.observation_space
@@ -131,6 +133,43 @@ def test_missing_dependency_gives_install_hint(monkeypatch: pytest.MonkeyPatch) 
         gym.make("rrl_sb3/HopperNoVel-v5")
     assert "rrl_sb3/HopperNoVel-v5" not in list_env_ids(available_only=True)
     assert "rrl_sb3/HopperNoVel-v5" in list_env_ids()
+
+
+def test_minigrid_pixels() -> None:
+    pytest.importorskip("minigrid")
+    env = gym.make("rrl_sb3/MiniGrid-MemoryS7Pixels-v0")
+    assert env.observation_space == gym.spaces.Box(0, 255, (56, 56, 3), np.uint8) and is_image_space(env.observation_space)
+    obs, _ = env.reset(seed=3)
+    # the observation is the agent's partial view, not the whole grid
+    assert np.array_equal(obs, env.unwrapped.get_frame(tile_size=8, agent_pov=True))
+    assert not np.array_equal(obs, env.unwrapped.get_frame(tile_size=8, agent_pov=False)[:56, :56])
+    again, _ = gym.make("rrl_sb3/MiniGrid-MemoryS7Pixels-v0").reset(seed=3)
+    assert np.array_equal(obs, again)
+    # the cue object sits in the start room, behind the agent at reset (it must turn to see it)
+    grid = env.unwrapped.grid
+    cue = grid.get(1, env.unwrapped.height // 2 - 1)
+    assert cue is not None and cue.type in ("key", "ball")
+    assert gym.make("rrl_sb3/MiniGrid-MemoryS7Pixels-v0", tile_size=4).observation_space.shape == (28, 28, 3)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=rf"tile_size={bad!r}"):
+            gym.make("rrl_sb3/MiniGrid-MemoryS7Pixels-v0", tile_size=bad)
+
+
+def test_minigrid_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rrl_sb3.envs.minigrid as pixels
+
+    real = pixels.importlib.import_module
+
+    def no_minigrid(name: str, *args: Any) -> Any:
+        if name == "minigrid":
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args)
+
+    monkeypatch.setattr(pixels.importlib, "import_module", no_minigrid)
+    with pytest.raises(DependencyNotInstalled, match=r"rrl_sb3/MiniGrid-MemoryS7Pixels-v0: .*rrl-sb3\[minigrid\]"):
+        gym.make("rrl_sb3/MiniGrid-MemoryS7Pixels-v0")
+    assert "rrl_sb3/MiniGrid-MemoryS7Pixels-v0" not in list_env_ids(available_only=True)
+    assert "rrl_sb3/MiniGrid-MemoryS7Pixels-v0" in list_env_ids()
 
 
 # --- velocity indices against the simulators ------------------------------------------------------------------------

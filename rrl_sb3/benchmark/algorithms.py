@@ -219,6 +219,9 @@ def make_env_pair(env_id: str, prepared: Prepared, seed: int, eval_seed: int) ->
     if prepared.frame_stack is not None:
         train_env = VecFrameStack(train_env, prepared.frame_stack)
         eval_env = VecFrameStack(eval_env, prepared.frame_stack)
+    # The model puts channel-last images channel-first with an outermost VecTransposeImage on its training env; the
+    # evaluation env gets the same stack, so that sync_envs_normalization walks both alike.
+    eval_env = BaseAlgorithm._wrap_env(eval_env, verbose=0, monitor_wrapper=False)
     return train_env, eval_env
 
 

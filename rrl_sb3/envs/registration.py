@@ -15,6 +15,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.error import DependencyNotInstalled
 
+from rrl_sb3.envs import minigrid
 from rrl_sb3.wrappers import FlickerObservation, MaskVelocity, ObservationNoise
 from rrl_sb3.wrappers.masking import supported_velocity_ids
 
@@ -27,12 +28,15 @@ class _Kind:
     wrap: Callable[..., gym.Env]
     #: wrapper keyword argument -> its name in the wrapper's constructor
     options: dict[str, str] = field(default_factory=dict)
+    #: imports the package that registers the base ids (raising DependencyNotInstalled with the install command)
+    load_base: Callable[[], None] | None = None
 
 
 KINDS: dict[str, _Kind] = {
     "novel": _Kind("NoVel", MaskVelocity, {"mode": "mode"}),
     "noisy": _Kind("Noisy", ObservationNoise, {"noise_std": "std", "noise_clip": "clip"}),
     "flicker": _Kind("Flicker", FlickerObservation, {"flicker_p": "p"}),
+    "pixels": _Kind("Pixels", minigrid.pixel_view, {"tile_size": "tile_size"}, minigrid.import_minigrid),
 }
 
 #: Noisy and flickering variants with their default wrapper arguments. The noise is about a tenth of each
@@ -65,18 +69,24 @@ def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
 
     :param base_id: Gymnasium id of the fully observed env
     :param kind: ``"novel"`` (:class:`~rrl_sb3.wrappers.MaskVelocity`), ``"noisy"``
-        (:class:`~rrl_sb3.wrappers.ObservationNoise`) or ``"flicker"`` (:class:`~rrl_sb3.wrappers.FlickerObservation`)
+        (:class:`~rrl_sb3.wrappers.ObservationNoise`), ``"flicker"`` (:class:`~rrl_sb3.wrappers.FlickerObservation`)
+        or ``"pixels"`` (a MiniGrid env's partial view as an image, :func:`~rrl_sb3.envs.minigrid.pixel_view`)
     :param kwargs: the wrapper's options (``mode`` for novel; ``noise_std``, ``noise_clip`` for noisy;
-        ``flicker_p`` for flicker); everything else goes to the base env. The wrapper checks its options (types,
-        ranges, NaN/inf; ``noise_clip`` must be a real boolean, not a string): a bad one raises the wrapper's
-        ``TypeError`` or ``ValueError``, its message naming the ``gym.make`` keyword and the value
+        ``flicker_p`` for flicker; ``tile_size`` for pixels); everything else goes to the base env. The wrapper checks
+        its options (types, ranges, NaN/inf; ``noise_clip`` must be a real boolean, not a string): a bad one raises
+        the wrapper's ``TypeError`` or ``ValueError``, its message naming the ``gym.make`` keyword and the value
     """
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got kind={kind!r}")
+    spec = KINDS[kind]
+    if spec.load_base is not None:
+        try:
+            spec.load_base()
+        except DependencyNotInstalled as exc:
+            raise DependencyNotInstalled(f"{pomdp_id(kind, str(base_id))}: {exc}") from exc
     if not isinstance(base_id, str) or base_id not in gym.registry:
         raise ValueError(f"base_id must be a registered Gymnasium id, got base_id={base_id!r}")
     given = dict(kwargs)
-    spec = KINDS[kind]
     foreign = {k for k in kwargs if any(k in other.options for other in KINDS.values()) and k not in spec.options}
     if foreign:
         raise TypeError(
@@ -135,6 +145,10 @@ def register_envs() -> None:
             reward_threshold=base_spec.reward_threshold,
             kwargs={"base_id": base, "kind": kind, **defaults},
         )
+    # MiniGrid registers its ids when imported: ours are registered without importing it (max_episode_steps stays
+    # None, the base env truncates at its own max_steps)
+    for base in minigrid.MEMORY_IDS:
+        _register(pomdp_id("pixels", base), entry_point=entry_point, kwargs={"base_id": base, "kind": "pixels"})
     _register(f"{NAMESPACE}/MemoryCue-v0", entry_point="rrl_sb3.envs.memory:MemoryCueDiscrete")
     _register(f"{NAMESPACE}/MemoryCueContinuous-v0", entry_point="rrl_sb3.envs.memory:MemoryCueContinuous")
 
@@ -142,26 +156,30 @@ def register_envs() -> None:
 def list_env_ids(kind: str | None = None, available_only: bool = False) -> list[str]:
     """Sorted ``rrl_sb3/`` ids.
 
-    :param kind: only ids of this kind: ``"novel"``, ``"noisy"``, ``"flicker"`` or ``"memory"`` (the probe envs)
-    :param available_only: leave out ids whose base env needs a dependency that is not installed (Box2D, MuJoCo)
+    :param kind: only ids of this kind: ``"novel"``, ``"noisy"``, ``"flicker"``, ``"pixels"`` or ``"memory"`` (the
+        probe envs)
+    :param available_only: leave out ids whose base env needs a dependency that is not installed (Box2D, MuJoCo,
+        MiniGrid)
     """
     if kind is not None and kind not in (*KINDS, "memory"):
         raise ValueError(f"kind must be None or one of {[*KINDS, 'memory']}, got kind={kind!r}")
     ids = []
-    for env_id, spec in gym.registry.items():
+    for env_id, spec in list(gym.registry.items()):  # loading a base may register more ids (minigrid)
         if spec.namespace != NAMESPACE:
             continue
         env_kind = spec.kwargs.get("kind", "memory")
         if kind is not None and env_kind != kind:
             continue
-        if available_only and env_kind != "memory" and not _base_importable(spec.kwargs["base_id"]):
+        if available_only and env_kind != "memory" and not _base_importable(env_kind, spec.kwargs["base_id"]):
             continue
         ids.append(env_id)
     return sorted(ids)
 
 
-def _base_importable(base_id: str) -> bool:
+def _base_importable(kind: str, base_id: str) -> bool:
     try:
+        if KINDS[kind].load_base is not None:
+            KINDS[kind].load_base()  # type: ignore[misc]
         gym.envs.registration.load_env_creator(gym.spec(base_id).entry_point)
     except (ImportError, DependencyNotInstalled):
         return False
