@@ -24,6 +24,7 @@ from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.report import write_report
 from rrl_sb3.benchmark.runner import BACKENDS, default_results_dir, run_suite
 from rrl_sb3.benchmark.suite import Suite
+from rrl_sb3.benchmark.tune import PRUNERS, tune
 
 
 def _names(values: Sequence[str] | None) -> list[str] | None:
@@ -116,6 +117,32 @@ def build_parser() -> argparse.ArgumentParser:
         "time on that env); repeatable",
     )
 
+    tune = commands.add_parser(
+        "tune",
+        help="tune an algorithm on one env (an Optuna study of protocol runs; resumable)",
+        description="An Optuna study (TPE, pruning on the periodic evaluations) whose trials are runs of the benchmark "
+        "protocol. Running it again continues the study up to --trials finished trials. Writes the best trial's settings "
+        "as <results>/best/<algo>.yml for `rrl-bench run --hyperparams <results>/best`, the trials table and the plots.",
+    )
+    tune.add_argument("--algo", required=True, help="algorithm name (see `rrl-bench list`)")
+    tune.add_argument("--env", required=True, help="Gymnasium env id")
+    tune.add_argument("--trials", type=int, required=True, help="finished trials (complete or pruned) the study should have")
+    tune.add_argument("--budget", type=int, required=True, help="env steps of each trial")
+    tune.add_argument("--results", type=Path, required=True, help="results directory (the study's SQLite file is kept there)")
+    tune.add_argument("--backend", choices=BACKENDS, default="local", help="local process pool or Ray tasks")
+    tune.add_argument("--storage", help="Optuna storage URL (default: sqlite:///<results>/study.db)")
+    tune.add_argument("--study-name", help="study name in the storage (default <algo>-<env>)")
+    tune.add_argument("--pruner", choices=PRUNERS, default="median", help="median (default), halving or none")
+    tune.add_argument("--startup-trials", type=int, default=5, help="random trials before TPE and the pruner act (default 5)")
+    tune.add_argument("--seed", type=int, default=0, help="training seed of every trial and the sampler's seed (default 0)")
+    tune.add_argument("--eval-freq", type=int, help="env steps between evaluations (default: the protocol's)")
+    tune.add_argument("--hyperparams", type=Path, help="directory of <algo>.yml files the trials start from")
+    tune.add_argument("--device", default="cpu", help="torch device of the models (default cpu)")
+    tune.add_argument("--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
+    tune.add_argument("--workers", type=int, help="trials at a time (default: the cores)")
+    tune.add_argument("--threads-per-run", type=int, help="torch threads per trial (default: cores // workers)")
+    tune.add_argument("--verbose", action="store_true", help="a line per evaluation of every trial")
+
     commands.add_parser("list", help="the registered algorithms and the rrl_sb3 env ids")
     return parser
 
@@ -156,6 +183,40 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _tune(args: argparse.Namespace) -> int:
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
+    try:
+        outcome = tune(
+            args.algo,
+            args.env,
+            n_trials=args.trials,
+            budget=args.budget,
+            results_dir=args.results,
+            backend=args.backend,
+            storage=args.storage,
+            study_name=args.study_name,
+            workers=args.workers,
+            threads_per_run=args.threads_per_run,
+            ray_address=args.ray_address,
+            seed=args.seed,
+            pruner=args.pruner,
+            n_startup_trials=args.startup_trials,
+            eval_freq=args.eval_freq,
+            hyperparams_dir=args.hyperparams,
+            device=args.device,
+            verbose=args.verbose,
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    print(
+        f"study {outcome.study_name!r}: {outcome.n_complete} complete, {outcome.n_pruned} pruned, {outcome.n_failed} failed"
+        + (f"; best trial {outcome.best_number}: {outcome.best_value:.2f} -> {outcome.best_file}" if outcome.best_file else "")
+    )
+    return 0 if outcome.n_complete else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -170,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             write_report(args.results, thresholds=dict(args.threshold), cpu_budgets=dict(args.cpu_budget))
             return 0
+        if args.command == "tune":
+            return _tune(args)
         suite = suite_from_args(args)
         results = args.results if args.results is not None else default_results_dir(suite)
         # `kill` (SIGTERM) stops the suite as Ctrl-C does, the runs in progress with it (no orphaned workers)

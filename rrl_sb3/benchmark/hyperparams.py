@@ -211,6 +211,31 @@ def parse_python_literal(text: str, what: str) -> Any:
     return convert(tree.body)
 
 
+def format_python_literal(value: Any, what: str = "value") -> str:
+    """The text :func:`parse_python_literal` reads back as ``value`` (dicts with identifier keys as ``dict(...)``).
+
+    >>> format_python_literal({"net_arch": [64, 64], "activation_fn": nn.Tanh, "ortho_init": False})
+    'dict(net_arch=[64, 64], activation_fn=nn.Tanh, ortho_init=False)'
+    """
+    if isinstance(value, Mapping):
+        if all(isinstance(key, str) and key.isidentifier() for key in value):
+            return "dict(" + ", ".join(f"{key}={format_python_literal(v, what)}" for key, v in value.items()) + ")"
+        return (
+            "{"
+            + ", ".join(f"{format_python_literal(k, what)}: {format_python_literal(v, what)}" for k, v in value.items())
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(format_python_literal(v, what) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_python_literal(v, what) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, type) and issubclass(value, nn.Module) and getattr(nn, value.__name__, None) is value:
+        return f"nn.{value.__name__}"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    raise ConfigError(f"{what}: cannot write {value!r} as a config value (literals, dicts, lists and nn.<Module> only)")
+
+
 @dataclass
 class Prepared:
     """Settings split into what the runner does with them and the algorithm's keyword arguments."""

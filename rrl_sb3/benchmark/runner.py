@@ -7,10 +7,12 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.store import ResultStore
@@ -210,43 +212,62 @@ def _failure(run: RunSpec, what: str) -> RunResult:
     return RunResult(run, "failed", error=f"{what}\n{traceback.format_exc()}")
 
 
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers are fresh interpreters (spawn) that end with this process, even a SIGKILLed one."""
+    # spawn: fork would copy torch's thread pools and any state of the caller
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),))
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now, its busy workers included (interrupted: the runs must not train on as orphans)."""
+    # ProcessPoolExecutor can only stop busy workers directly before Python 3.14's terminate_workers()
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
+def future_result(future: Future, run: RunSpec) -> RunResult:
+    """The result of a finished pool future running ``run``; a failed run if its worker process died (killed, out of
+    memory), so that the others go on."""
+    try:
+        return future.result()
+    except Exception:
+        return _failure(run, "the worker process running this run died")
+
+
+def ray_result(ray: Any, ref: Any, run: RunSpec) -> RunResult:
+    """The result of a finished Ray task running ``run``; a failed run if its worker died or it was cancelled."""
+    try:
+        return ray.get(ref)
+    except Exception:
+        return _failure(run, "the Ray task running this run failed")
+
+
 def _run_local(
     runs: Sequence[RunSpec], workers: int, threads: int, verbose: bool, collect: Callable[[RunResult], None]
 ) -> None:
-    # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and any state of the caller)
-    context = multiprocessing.get_context("spawn")
-    # the workers end with the driver, even one killed with SIGKILL, which no handler here can see
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),))
+    pool = local_pool(workers)
     try:
         futures = {pool.submit(execute_run, run, threads, verbose): run for run in runs}
         for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception:  # the worker process died (killed, out of memory): the run failed, the others go on
-                result = _failure(futures[future], "the worker process running this run died")
-            collect(result)
-    except BaseException:
-        # Interrupted (Ctrl-C, or SIGTERM through the CLI): the runs in progress must stop too, not train on as orphans.
-        # ProcessPoolExecutor can only stop busy workers directly before Python 3.14's terminate_workers().
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
+            collect(future_result(future, futures[future]))
+    except BaseException:  # Ctrl-C, or SIGTERM through the CLI
+        stop_pool(pool)
         raise
     pool.shutdown()
 
 
-def _run_ray(
-    runs: Sequence[RunSpec],
-    address: str | None,
-    workers: int | None,
-    threads: int,
-    num_cpus: float,
-    num_gpus: float,
-    verbose: bool,
-    collect: Callable[[RunResult], None],
-    log: Log,
-) -> None:
+@contextmanager
+def ray_tasks(address: str | None, workers: int | None, verbose: bool) -> Iterator[tuple[Any, dict[Any, Any]]]:
+    """The ``ray`` module, connected (to ``address``, or a local instance of ``workers`` CPUs when ``None``), and a dict
+    in which the caller keeps its tasks in flight (keyed by their refs): on an exception (Ctrl-C, SIGTERM) those are
+    cancelled, and a Ray instance started here is shut down on the way out.
+
+    :raises ImportError: without Ray, naming the extra
+    :raises ConnectionError: when the cluster cannot be reached
+    """
     try:
         import ray
     except ImportError as error:
@@ -261,27 +282,38 @@ def _run_ray(
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise ConnectionError(f"cannot connect to a Ray cluster at ray_address={address!r}: {error}") from error
-    resources = ray.cluster_resources()
-    log(
-        f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs in the cluster; "
-        f"each run asks {num_cpus:g} CPU, {num_gpus:g} GPU"
-    )
-    task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(execute_run)
-    refs = {task.remote(run, threads, verbose): run for run in runs}
+    in_flight: dict[Any, Any] = {}
     try:
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
-            for ref in ready:
-                run = refs.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except Exception:  # the task's worker died or the task was cancelled
-                    result = _failure(run, "the Ray task running this run failed")
-                collect(result)
+        yield ray, in_flight
     except BaseException:
-        for ref in refs:
+        for ref in in_flight:
             ray.cancel(ref, force=True)
         raise
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _run_ray(
+    runs: Sequence[RunSpec],
+    address: str | None,
+    workers: int | None,
+    threads: int,
+    num_cpus: float,
+    num_gpus: float,
+    verbose: bool,
+    collect: Callable[[RunResult], None],
+    log: Log,
+) -> None:
+    with ray_tasks(address, workers, verbose) as (ray, refs):
+        resources = ray.cluster_resources()
+        log(
+            f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs in the cluster; "
+            f"each run asks {num_cpus:g} CPU, {num_gpus:g} GPU"
+        )
+        task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(execute_run)
+        refs.update({task.remote(run, threads, verbose): run for run in runs})
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                collect(ray_result(ray, ref, refs.pop(ref)))

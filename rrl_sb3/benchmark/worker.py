@@ -88,6 +88,9 @@ class EvalRecorder(BaseCallback):
     time has reached it; the final evaluation then happens at that step, as at the end of ``total_timesteps``, and its
     record says ``"stopped_on": "cpu_seconds"``.
 
+    With ``should_stop`` (a tuning trial's pruner), each periodic record is handed to it; when it answers ``True``
+    training stops there and no final evaluation follows (:attr:`stopped_early`).
+
     :param eval_env: the evaluation env (one env), wrapped like the training env
     :param eval_freq: env steps between evaluations
     :param n_eval_episodes: episodes per evaluation
@@ -96,6 +99,7 @@ class EvalRecorder(BaseCallback):
     :param on_record: called with each record (e.g. to print it)
     :param final_n_eval_episodes: episodes of the final evaluation (``None``: ``n_eval_episodes``)
     :param cpu_budget: training CPU seconds after which training stops (``None``: no CPU budget)
+    :param should_stop: called with each periodic record; ``True`` stops training (``None``: never)
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class EvalRecorder(BaseCallback):
         on_record: Callable[[dict[str, Any]], None] | None = None,
         final_n_eval_episodes: int | None = None,
         cpu_budget: float | None = None,
+        should_stop: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         super().__init__()
         final_n_eval_episodes = n_eval_episodes if final_n_eval_episodes is None else final_n_eval_episodes
@@ -125,6 +130,9 @@ class EvalRecorder(BaseCallback):
         self.cpu_budget = cpu_budget
         #: whether training stopped because its CPU time reached ``cpu_budget``
         self.stopped_on_cpu_budget = False
+        self.should_stop = should_stop
+        #: whether ``should_stop`` stopped training
+        self.stopped_early = False
         self.eval_seed = eval_seed
         self.meta = dict(meta or {})
         self.on_record = on_record
@@ -144,6 +152,7 @@ class EvalRecorder(BaseCallback):
         self._next_eval = self.eval_freq
         self._last_eval_step = None
         self.stopped_on_cpu_budget = False
+        self.stopped_early = False
 
     def _on_step(self) -> bool:
         if self.cpu_budget is not None and self.train_cpu_seconds >= self.cpu_budget:
@@ -153,12 +162,15 @@ class EvalRecorder(BaseCallback):
         # the last step's evaluation is the final one, with more episodes, at the end of training
         at_end = self.num_timesteps >= getattr(self.model, "_total_timesteps", float("inf"))
         if self.num_timesteps >= self._next_eval and not at_end:
-            self.evaluate()
+            record = self.evaluate()
             self._next_eval = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
+            if self.should_stop is not None and self.should_stop(record):
+                self.stopped_early = True
+                return False
         return True
 
     def _on_training_end(self) -> None:
-        if self._last_eval_step != self.num_timesteps:
+        if self._last_eval_step != self.num_timesteps and not self.stopped_early:
             self.evaluate(self.final_n_eval_episodes)
 
     @property
@@ -215,7 +227,8 @@ class EvalRecorder(BaseCallback):
 class RunResult:
     """What a run produced: its records, and how it ended (``"finished"`` or ``"failed"`` with the traceback).
 
-    ``stopped_on`` says which budget ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its CPU budget).
+    ``stopped_on`` says what ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its budgets), or
+    ``"should_stop"`` (a tuning trial stopped by its pruner: no final evaluation).
     """
 
     run: RunSpec
@@ -252,7 +265,11 @@ def environment_info(threads: int) -> dict[str, Any]:
 
 
 def execute_run(
-    run: RunSpec, threads: int = 1, verbose: bool = True, recorder_class: type[EvalRecorder] | None = None
+    run: RunSpec,
+    threads: int = 1,
+    verbose: bool = True,
+    recorder_class: type[EvalRecorder] | None = None,
+    should_stop: Callable[[dict[str, Any]], bool] | None = None,
 ) -> RunResult:
     """Train and evaluate one run; never raises for a failure of the run itself (it is returned with its traceback).
 
@@ -260,6 +277,7 @@ def execute_run(
     :param threads: torch intra-op threads of this run
     :param verbose: print a line per evaluation
     :param recorder_class: an :class:`EvalRecorder` subclass that records more at each evaluation (experiments)
+    :param should_stop: :class:`EvalRecorder`'s early stop (a tuning trial's pruner; picklable for the worker)
     """
     started = time.perf_counter()
     result = RunResult(run, "failed", info=environment_info(threads))
@@ -290,13 +308,16 @@ def execute_run(
                 report,
                 run.final_n_eval_episodes,
                 run.cpu_seconds,
+                should_stop,
             )
             model.learn(run.n_timesteps, callback=recorder)
         finally:
             train_env.close()
             eval_env.close()
         result.status = "finished"
-        result.stopped_on = "cpu_seconds" if recorder.stopped_on_cpu_budget else "n_timesteps"
+        result.stopped_on = (
+            "should_stop" if recorder.stopped_early else "cpu_seconds" if recorder.stopped_on_cpu_budget else "n_timesteps"
+        )
     except Exception:
         result.error = traceback.format_exc()
     if recorder is not None:
