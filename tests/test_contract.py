@@ -31,7 +31,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, VecNormalize
 from rrl_sb3 import REINFORCE, Dreamer, RecurrentSAC
 from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.envs import MemoryCueContinuous, MemoryCueDiscrete
-from rrl_sb3.policies import GruActorCriticPolicy, MlpGruPolicy
+from rrl_sb3.policies import GRU_POLICY_ALIASES, GruActorCriticPolicy, MlpGruPolicy
 from rrl_sb3.reinforce import ReinforceGruPolicy, ReinforceLstmPolicy, ReinforcePolicy
 from rrl_sb3.sac import RecurrentSACPolicy
 from tests.checks import (
@@ -814,3 +814,18 @@ def test_learns_memory_probe(entry: Entry, probe: Probe) -> None:
     assert probe.accept(score), score
     if probe.recalls_cue:
         assert_recalls_cue(model, probe.env_cls(**probe.env_kwargs))
+
+
+def test_the_benchmark_registry_claims_the_action_spaces_tested_here() -> None:
+    """`rrl-bench list` and the suites' skip rule (AlgoSpec.action_spaces) say what the entries above test."""
+    from rrl_sb3.benchmark import ALGORITHMS
+
+    tested = {(entry.algo, entry.policy_class): set(entry.action_spaces) for entry in MODEL_LIST}
+    checked = 0
+    for spec in ALGORITHMS.values():
+        cls = spec.load_class()
+        policy = cls.policy_aliases.get(spec.default_policy) or GRU_POLICY_ALIASES.get(spec.default_policy)
+        if (cls, policy) in tested:
+            assert set(spec.action_spaces) == tested[cls, policy], spec.name
+            checked += 1
+    assert checked == 4  # dreamer, recurrent_sac, reinforce_gru, recurrent_ppo_gru

@@ -78,8 +78,18 @@ class AlgoSpec:
         return type(action_space).__name__ in self.action_spaces
 
 
+#: every action space SB3 algorithms take (ours test each: tests/test_contract.py)
+ALL_ACTION_SPACES = ("Box", "Discrete", "MultiDiscrete", "MultiBinary")
+
 BUILTIN_ALGORITHMS = (
-    AlgoSpec("dreamer", "rrl_sb3.dreamer:Dreamer", "MlpPolicy", on_policy=False, description="Dreamer (rrl_sb3)"),
+    AlgoSpec(
+        "dreamer",
+        "rrl_sb3.dreamer:Dreamer",
+        "MlpPolicy",
+        on_policy=False,
+        action_spaces=ALL_ACTION_SPACES,
+        description="Dreamer (rrl_sb3)",
+    ),
     AlgoSpec(
         "recurrent_ppo_lstm",
         "sb3_contrib:RecurrentPPO",
@@ -92,17 +102,31 @@ BUILTIN_ALGORITHMS = (
         "sb3_contrib:RecurrentPPO",
         "MlpGruPolicy",
         on_policy=True,
+        action_spaces=ALL_ACTION_SPACES,
         description="sb3-contrib RecurrentPPO, rrl_sb3 GRU policy",
     ),
     AlgoSpec(
-        "reinforce_gru", "rrl_sb3.reinforce:REINFORCE", "MlpGruPolicy", on_policy=True, description="REINFORCE, GRU policy"
+        "reinforce_gru",
+        "rrl_sb3.reinforce:REINFORCE",
+        "MlpGruPolicy",
+        on_policy=True,
+        action_spaces=ALL_ACTION_SPACES,
+        description="REINFORCE, GRU policy",
     ),
-    AlgoSpec("ppo", "stable_baselines3:PPO", "MlpPolicy", on_policy=True, description="PPO, memoryless MLP policy"),
+    AlgoSpec(
+        "ppo",
+        "stable_baselines3:PPO",
+        "MlpPolicy",
+        on_policy=True,
+        action_spaces=ALL_ACTION_SPACES,
+        description="PPO, memoryless MLP policy",
+    ),
     AlgoSpec(
         "ppo_framestack",
         "stable_baselines3:PPO",
         "MlpPolicy",
         on_policy=True,
+        action_spaces=ALL_ACTION_SPACES,
         defaults={"frame_stack": 4},
         description="PPO, MLP policy on the last 4 observations (VecFrameStack)",
     ),
