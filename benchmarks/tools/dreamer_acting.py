@@ -20,12 +20,10 @@ it); the extra evaluations are in each record under ``"acting"``.
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 import numpy as np
 import torch as th
-from stable_baselines3.common.evaluation import evaluate_policy
 
 from rrl_sb3.benchmark.store import ResultStore
 from rrl_sb3.benchmark.suite import Suite
@@ -37,26 +35,16 @@ class ActingModesRecorder(EvalRecorder):
 
     def evaluate(self, n_episodes: int | None = None) -> dict[str, Any]:
         record = super().evaluate(n_episodes)
-        began, cpu_began = time.perf_counter(), time.process_time()
         rng = th.get_rng_state()
         policy = self.model.policy
         acting = {"mode_latent": record["mean_return"]}
         for name, latent, deterministic in (("sampled_latent", "sample", True), ("stochastic", "mode", False)):
             policy.deterministic_latent = latent
-            self.eval_env.seed(self.eval_seed)
-            returns, _ = evaluate_policy(
-                self.model,
-                self.eval_env,
-                n_eval_episodes=n_episodes or self.n_eval_episodes,
-                deterministic=deterministic,
-                return_episode_rewards=True,
-            )
+            returns, _ = self.episodes(n_episodes or self.n_eval_episodes, deterministic)
             acting[name] = float(np.mean(returns))
         policy.deterministic_latent = "mode"
         th.set_rng_state(rng)
         record["acting"] = acting
-        self.eval_seconds += time.perf_counter() - began
-        self.eval_cpu_seconds += time.process_time() - cpu_began
         print(f"    acting modes at {record['env_steps']}: {acting}", flush=True)
         return record
 

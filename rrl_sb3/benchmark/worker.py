@@ -183,24 +183,24 @@ class EvalRecorder(BaseCallback):
         """Training CPU time of this process so far, without evaluations."""
         return time.process_time() - self._cpu_start - self.eval_cpu_seconds
 
-    def evaluate(self, n_episodes: int | None = None) -> dict[str, Any]:
-        """Evaluate now (``n_episodes``, default ``n_eval_episodes``) and append the record."""
+    def episodes(self, n_episodes: int, deterministic: bool = True) -> tuple[np.ndarray, list[int]]:
+        """Returns and lengths of ``n_episodes`` episodes on the evaluation env, reseeded with ``eval_seed`` (the same
+        episodes at every call), the training normalisation statistics copied in first; counted as evaluation time."""
         began, cpu_began = time.perf_counter(), time.process_time()
-        train_seconds = began - self._start - self.eval_seconds
-        train_cpu_seconds = cpu_began - self._cpu_start - self.eval_cpu_seconds
         if self.model.get_vec_normalize_env() is not None:
             sync_envs_normalization(self.model.get_env(), self.eval_env)  # type: ignore[arg-type]
         self.eval_env.seed(self.eval_seed)
         returns, lengths = evaluate_policy(
-            self.model,
-            self.eval_env,
-            n_eval_episodes=n_episodes or self.n_eval_episodes,
-            deterministic=True,
-            return_episode_rewards=True,
+            self.model, self.eval_env, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True
         )
         self.eval_seconds += time.perf_counter() - began
         self.eval_cpu_seconds += time.process_time() - cpu_began
-        returns_ = np.asarray(returns, dtype=np.float64)
+        return np.asarray(returns, dtype=np.float64), list(lengths)  # type: ignore[arg-type]
+
+    def evaluate(self, n_episodes: int | None = None) -> dict[str, Any]:
+        """Evaluate now (``n_episodes``, default ``n_eval_episodes``) and append the record."""
+        train_seconds, train_cpu_seconds = self.train_seconds, self.train_cpu_seconds
+        returns_, lengths = self.episodes(n_episodes or self.n_eval_episodes)
         record = {
             **self.meta,
             "env_steps": int(self.num_timesteps),
