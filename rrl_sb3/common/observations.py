@@ -40,6 +40,19 @@ def check_observation_space(algo: str, space: spaces.Space) -> None:
     _check_leaf(algo, space, "observation_space")
 
 
+def resolve_extractor(
+    policy: type,
+    observation_space: spaces.Space,
+    features_extractor_class: type[BaseFeaturesExtractor] | None,
+    normalize_images: bool,
+) -> type[BaseFeaturesExtractor]:
+    """The features extractor a policy class builds (``features_extractor_class``, else its
+    ``default_features_extractor_class``), checked to fit the observation space (:func:`check_extractor_fits`)."""
+    extractor = features_extractor_class or policy.default_features_extractor_class  # type: ignore[attr-defined]
+    check_extractor_fits(policy.__name__, observation_space, extractor, normalize_images)
+    return extractor
+
+
 def check_extractor_fits(
     policy: str, observation_space: spaces.Space, extractor_class: type[BaseFeaturesExtractor], normalize_images: bool
 ) -> None:

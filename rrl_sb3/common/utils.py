@@ -109,6 +109,10 @@ IN_CLOSED_UNIT_INTERVAL = Check(lambda v: is_number(v) and 0.0 <= v <= 1.0, "in 
 NON_NEGATIVE = Check(lambda v: is_number(v) and bool(np.isfinite(v)) and v >= 0, "a finite number >= 0")
 POSITIVE = Check(lambda v: is_number(v) and bool(np.isfinite(v)) and v > 0, "a positive number")
 BOOLEAN = Check(lambda v: isinstance(v, bool), "True or False")
+FINITE = Check(lambda v: is_number(v) and bool(np.isfinite(v)), "a finite number")
+LAYER_SIZES = Check(
+    lambda v: isinstance(v, (list, tuple)) and all(is_int(n) and n >= 1 for n in v), "a list of layer sizes >= 1"
+)
 LEARNING_RATE = Check(lambda v: callable(v) or POSITIVE.ok(v), "a positive number or a schedule")
 ON_NON_FINITE = one_of("raise", "warn")
 

@@ -14,10 +14,10 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
-from rrl_sb3.common.observations import check_extractor_fits, check_observation_space, sequence_features
+from rrl_sb3.common.observations import check_observation_space, resolve_extractor, sequence_features
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
-from rrl_sb3.common.utils import is_number
+from rrl_sb3.common.utils import FINITE, LAYER_SIZES, at_least, check_hyperparameters
 
 RnnType = Literal["gru", "lstm"]
 
@@ -81,23 +81,18 @@ class ReinforcePolicy(RecurrentStatePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         check_spaces(observation_space, action_space)
-        extractor = features_extractor_class or self.default_features_extractor_class
-        check_extractor_fits(type(self).__name__, observation_space, extractor, normalize_images)
+        extractor = resolve_extractor(type(self), observation_space, features_extractor_class, normalize_images)
         if rnn_type == "default":
             rnn_type = self.default_rnn_type
         if rnn_type not in ("gru", "lstm", None):
             raise ValueError(f"policy_kwargs rnn_type must be 'gru', 'lstm' or None, got rnn_type={rnn_type!r}")
         if net_arch is None:
             net_arch = [64] if rnn_type is not None else [64, 64]
-        for name, value in (("rnn_hidden_size", rnn_hidden_size), ("n_rnn_layers", n_rnn_layers)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"policy_kwargs {name} must be an integer >= 1, got {name}={value!r}")
-        if not isinstance(net_arch, (list, tuple)) or not all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in net_arch
-        ):
-            raise ValueError(f"policy_kwargs net_arch must be a list of layer sizes >= 1, got net_arch={net_arch!r}")
-        if not (is_number(log_std_init) and np.isfinite(log_std_init)):
-            raise ValueError(f"policy_kwargs log_std_init must be a finite number, got log_std_init={log_std_init!r}")
+        check_hyperparameters(
+            dict(rnn_hidden_size=rnn_hidden_size, n_rnn_layers=n_rnn_layers, net_arch=net_arch, log_std_init=log_std_init),
+            dict(rnn_hidden_size=at_least(1), n_rnn_layers=at_least(1), net_arch=LAYER_SIZES, log_std_init=FINITE),
+            prefix="policy_kwargs ",
+        )
         super().__init__(
             observation_space,
             action_space,

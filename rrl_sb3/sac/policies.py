@@ -15,9 +15,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from rrl_sb3.common.math import symlog
-from rrl_sb3.common.observations import SequenceFeatures, check_extractor_fits, check_observation_space, map_observations
+from rrl_sb3.common.observations import SequenceFeatures, check_observation_space, map_observations, resolve_extractor
 from rrl_sb3.common.policies import RecurrentStatePolicy
 from rrl_sb3.common.recurrent import RnnState, initial_rnn_state, rnn_unroll
+from rrl_sb3.common.utils import LAYER_SIZES, at_least, check_hyperparameters
 
 RnnType = Literal["gru", "lstm"]
 
@@ -295,28 +296,15 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         check_spaces(observation_space, action_space)
-        extractor = features_extractor_class or self.default_features_extractor_class
-        check_extractor_fits(type(self).__name__, observation_space, extractor, normalize_images)
+        extractor = resolve_extractor(type(self), observation_space, features_extractor_class, normalize_images)
         if rnn_type not in ("gru", "lstm"):
             raise ValueError(f"policy_kwargs rnn_type must be 'gru' or 'lstm', got rnn_type={rnn_type!r}")
-        for name, value in (
-            ("rnn_hidden_size", rnn_hidden_size),
-            ("n_rnn_layers", n_rnn_layers),
-            ("embed_dim", embed_dim),
-            ("n_critics", n_critics),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"policy_kwargs {name} must be an integer >= 1, got {name}={value!r}")
+        sizes = dict(rnn_hidden_size=rnn_hidden_size, n_rnn_layers=n_rnn_layers, embed_dim=embed_dim, n_critics=n_critics)
+        check_hyperparameters(sizes, dict.fromkeys(sizes, at_least(1)), prefix="policy_kwargs ")
         if net_arch is None:
             net_arch = [64, 64]
         arch = net_arch if isinstance(net_arch, dict) else {"pi": net_arch, "qf": net_arch}
-
-        def valid(sizes: Any) -> bool:
-            return isinstance(sizes, (list, tuple)) and all(
-                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in sizes
-            )
-
-        if set(arch) != {"pi", "qf"} or not all(valid(v) for v in arch.values()):
+        if set(arch) != {"pi", "qf"} or not all(LAYER_SIZES.ok(v) for v in arch.values()):
             raise ValueError(
                 "policy_kwargs net_arch must be a list of layer sizes >= 1 or dict(pi=[...], qf=[...]), "
                 f"got net_arch={net_arch!r}"
