@@ -20,6 +20,7 @@ TINY_ARGS = {
     "recurrent_sac_pendulum_novel.py": ["--steps", "1100"],
     "resume_exactly.py": ["--timesteps", "300", "--save-freq", "100"],
     "run_small_suite.py": ["--steps", "256", "--eval-freq", "128", "--workers", "2"],
+    "tune_recurrent_ppo.py": ["--trials", "2", "--steps", "256", "--workers", "2"],
 }
 
 
@@ -30,7 +31,7 @@ def test_every_example_has_a_tiny_budget() -> None:
 @pytest.mark.parametrize("script", sorted(TINY_ARGS))
 def test_example_runs(script: str, tmp_path: Path) -> None:
     extra = ["--save", str(tmp_path / "model")] if script.startswith(("dreamer", "recurrent_sac")) else []
-    if script == "run_small_suite.py":
+    if script in ("run_small_suite.py", "tune_recurrent_ppo.py"):
         extra = ["--results", str(tmp_path / "results")]
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *TINY_ARGS[script], *extra],
