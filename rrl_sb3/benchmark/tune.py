@@ -308,8 +308,9 @@ def tune(
 
 @dataclass
 class _Schedule:
-    """When to launch another trial: until the study has ``n_trials`` finished ones (failed trials are replaced, up to
-    ``n_trials`` failures per call, so that settings that always fail do not loop forever)."""
+    """When to launch another trial: until the study has ``n_trials`` finished ones. Failed trials are replaced, up to
+    :attr:`max_failures` per call (trials already in flight then still finish), so that settings that always fail do not
+    loop forever."""
 
     n_trials: int
     finished: int = 0
