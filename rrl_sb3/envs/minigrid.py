@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.error import DependencyNotInstalled
+
+from rrl_sb3.common.utils import is_int, require
 
 #: MiniGrid's memory tasks (registered by ``import minigrid``) that get a pixel variant.
 MEMORY_IDS = (
@@ -46,8 +47,7 @@ def pixel_view(env: gym.Env, tile_size: int = 8) -> gym.Env:
     :param tile_size: pixels per grid cell: 8 gives 56 x 56 images (SB3's ``NatureCNN`` needs at least 36 x 36),
         4 gives 28 x 28
     """
-    if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size < 1:
-        raise ValueError(f"tile_size must be a positive int (pixels per grid cell), got tile_size={tile_size!r}")
+    require("tile_size", tile_size, is_int(tile_size) and tile_size >= 1, "a positive int (pixels per grid cell)")
     from minigrid.wrappers import ImgObsWrapper, RGBImgPartialObsWrapper
 
     return ImgObsWrapper(RGBImgPartialObsWrapper(env, tile_size=int(tile_size)))
