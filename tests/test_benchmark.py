@@ -715,6 +715,10 @@ def test_bad_ray_address(tmp_path: Path) -> None:
         run_suite(tiny_suite(), tmp_path, backend="ray", ray_address="not an address")
     with pytest.raises(ConfigError, match="backend='slurm'"):
         run_suite(tiny_suite(), tmp_path, backend="slurm")
+    with pytest.raises(ConfigError, match="workers=0"):
+        run_suite(tiny_suite(), tmp_path, workers=0)
+    with pytest.raises(ConfigError, match="threads_per_run=True"):
+        run_suite(tiny_suite(), tmp_path, threads_per_run=True)
     assert not any(tmp_path.iterdir())
 
 

@@ -102,6 +102,18 @@ class Progress:
         )
 
 
+def check_counts(optional: bool = False, **counts: Any) -> None:
+    """Check that each keyword's value is an integer >= 1 (or ``None`` where ``optional``: "the default").
+
+    :raises ConfigError: naming the first keyword with another value
+    """
+    for name, value in counts.items():
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {name}={value!r}")
+
+
 def check_ray_address(address: str | None) -> None:
     """Fail fast, with the address in the message, when a ``HOST:PORT`` Ray address cannot be reached.
 
@@ -155,9 +167,7 @@ def run_suite(
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {list(BACKENDS)}, got backend={backend!r}")
-    for name, value in (("workers", workers), ("threads_per_run", threads_per_run)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{name} must be an integer >= 1, got {name}={value!r}")
+    check_counts(optional=True, workers=workers, threads_per_run=threads_per_run)
     if backend == "ray":
         check_ray_address(ray_address)  # before anything else: a bad address is an input error
     plan = suite.plan()

@@ -47,6 +47,7 @@ from rrl_sb3.benchmark.runner import (
     Log,
     _print,
     available_cores,
+    check_counts,
     check_ray_address,
     future_result,
     local_pool,
@@ -201,12 +202,8 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its own line per trial would double ours
     if algo not in SEARCH_SPACES:
         raise ConfigError(f"algo must be one of {sorted(SEARCH_SPACES)} (those with a search space), got algo={algo!r}")
-    for name, value in (("n_trials", n_trials), ("budget", budget), ("n_startup_trials", n_startup_trials)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {name}={value!r}")
-    for name, value in (("workers", workers), ("threads_per_run", threads_per_run)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{name} must be an integer >= 1, got {name}={value!r}")
+    check_counts(n_trials=n_trials, budget=budget, n_startup_trials=n_startup_trials)
+    check_counts(optional=True, workers=workers, threads_per_run=threads_per_run)
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {list(BACKENDS)}, got backend={backend!r}")
     pruner_ = make_pruner(pruner, n_startup_trials)

@@ -28,8 +28,9 @@ class _Kind:
     wrap: Callable[..., gym.Env]
     #: wrapper keyword argument -> its name in the wrapper's constructor
     options: dict[str, str] = field(default_factory=dict)
-    #: imports the package that registers the base ids (raising DependencyNotInstalled with the install command)
-    load_base: Callable[[], None] | None = None
+    #: imports the package that registers the base ids (raising DependencyNotInstalled with the install command);
+    #: the default does nothing: Gymnasium's own ids need no import
+    load_base: Callable[[], None] = lambda: None
 
 
 KINDS: dict[str, _Kind] = {
@@ -79,11 +80,10 @@ def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got kind={kind!r}")
     spec = KINDS[kind]
-    if spec.load_base is not None:
-        try:
-            spec.load_base()
-        except DependencyNotInstalled as exc:
-            raise DependencyNotInstalled(f"{pomdp_id(kind, str(base_id))}: {exc}") from exc
+    try:
+        spec.load_base()
+    except DependencyNotInstalled as exc:
+        raise DependencyNotInstalled(f"{pomdp_id(kind, str(base_id))}: {exc}") from exc
     if not isinstance(base_id, str) or base_id not in gym.registry:
         raise ValueError(f"base_id must be a registered Gymnasium id, got base_id={base_id!r}")
     given = dict(kwargs)
@@ -178,8 +178,7 @@ def list_env_ids(kind: str | None = None, available_only: bool = False) -> list[
 
 def _base_importable(kind: str, base_id: str) -> bool:
     try:
-        if KINDS[kind].load_base is not None:
-            KINDS[kind].load_base()  # type: ignore[misc]
+        KINDS[kind].load_base()
         gym.envs.registration.load_env_creator(gym.spec(base_id).entry_point)
     except (ImportError, DependencyNotInstalled):
         return False
