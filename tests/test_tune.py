@@ -155,6 +155,21 @@ def test_study_tells_complete_pruned_and_failed_trials_and_resumes(monkeypatch: 
     assert len(seen) == 5  # nothing left to run
 
 
+def test_a_resumed_study_draws_new_parameters(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_runs(monkeypatch, lambda i, run: ("finished", "n_timesteps", float(i)))
+    for n_trials in (2, 4):  # two calls, each in its random startup phase
+        tune("ppo", CARTPOLE, n_trials=n_trials, results_dir=tmp_path, workers=1, log=quiet, **TINY)
+    study = optuna.load_study(study_name=f"ppo-{CARTPOLE}", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    draws = [tuple(sorted(trial.params.items())) for trial in study.trials]
+    assert len(draws) == 4 and len(set(draws)) == 4, draws
+    # and reproducibly: the same two calls on a new study draw the same four settings
+    other = tmp_path / "again"
+    for n_trials in (2, 4):
+        tune("ppo", CARTPOLE, n_trials=n_trials, results_dir=other, workers=1, log=quiet, **TINY)
+    again = optuna.load_study(study_name=f"ppo-{CARTPOLE}", storage=f"sqlite:///{other / 'study.db'}")
+    assert [tuple(sorted(trial.params.items())) for trial in again.trials] == draws
+
+
 def test_settings_that_always_fail_stop_the_study(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen = fake_runs(monkeypatch, lambda i, run: ("failed", None, 0.0))
     messages: list[str] = []

@@ -242,10 +242,12 @@ def tune(
         "final_n_eval_episodes": final_n_eval_episodes,
         "seed": seed,
     }
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
     study = optuna.create_study(
-        study_name=study_name, storage=storage, load_if_exists=True, direction="maximize", sampler=sampler, pruner=pruner_
+        study_name=study_name, storage=storage, load_if_exists=True, direction="maximize", pruner=pruner_
     )
+    # A sampler seeded with `seed` alone would, on resume, draw the sequence the first call drew (its random startup
+    # trials again, as exact duplicates); offset by the trials stored so far, every call draws anew, reproducibly.
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials), n_startup_trials=n_startup_trials)
     stored = {key: study.user_attrs[key] for key in _IDENTITY if key in study.user_attrs}
     if stored and stored != identity:
         changed = ", ".join(f"{k}: {stored.get(k)!r} -> {identity[k]!r}" for k in _IDENTITY if stored.get(k) != identity[k])
