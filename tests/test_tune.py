@@ -147,6 +147,8 @@ def test_study_tells_complete_pruned_and_failed_trials_and_resumes(monkeypatch: 
     assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED", "FAIL", "COMPLETE", "COMPLETE"]
     saved = json.loads((tmp_path / "trials" / "2.json").read_text())
     assert saved["status"] == "failed" and saved["error"] == "boom" and saved["params"] == study.trials[2].params
+    rows = (tmp_path / "tune.md").read_text().splitlines()
+    assert any(row.startswith("| 2 | FAIL |") and row.endswith("| boom |") for row in rows)  # why it failed
     # the trial's settings are the file's entry overridden by the draw
     assert (
         seen[3].hyperparams["n_envs"] == 8 and seen[3].hyperparams["learning_rate"] == study.trials[3].params["learning_rate"]
@@ -187,6 +189,8 @@ def test_an_interrupted_trial_runs_again_with_its_parameters(monkeypatch: pytest
     messages: list[str] = []
     outcome = tune("ppo", CARTPOLE, n_trials=2, results_dir=tmp_path, workers=1, log=messages.append, **TINY)
     assert any("trial 1 was interrupted" in m for m in messages)
+    rows = (tmp_path / "tune.md").read_text().splitlines()
+    assert any(row.startswith("| 1 | FAIL |") and "interrupted; its parameters run again" in row for row in rows)
     assert seen[-1].hyperparams["learning_rate"] == lr and outcome.n_complete == 2 and outcome.n_failed == 1
 
 

@@ -279,9 +279,10 @@ def tune(
             _save_trial(root, trial, result)
             value = float(result.records[-1]["mean_return"]) if result.records else math.nan
             if result.status != "finished" or (result.stopped_on != "should_stop" and not math.isfinite(value)):
+                last = (result.error or f"non-finite return {value}").strip().splitlines()[-1]
+                trial.set_user_attr("note", last)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 schedule.failed += 1
-                last = (result.error or f"non-finite return {value}").strip().splitlines()[-1]
                 log(f"trial {trial.number}: failed: {last} (traceback in {root / 'trials' / f'{trial.number}.json'})")
                 return
             schedule.finished += 1
@@ -332,6 +333,7 @@ def _rerun_interrupted(study: Any, log: Log) -> None:
     """Trials left RUNNING by a process that stopped: mark them failed and queue their parameters again."""
     state = _optuna().trial.TrialState
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "note", "interrupted; its parameters run again as a new trial")
         study._storage.set_trial_state_values(trial._trial_id, state=state.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
         log(f"trial {trial.number} was interrupted: it runs again with the same parameters")
@@ -435,8 +437,8 @@ def _write_table(study: Any, root: Path) -> None:
     lines = [
         f"# Study {study.study_name}",
         "",
-        "| trial | state | value | last evaluation (step: return) | " + " | ".join(names) + " |",
-        "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |",
+        "| trial | state | value | last evaluation (step: return) | " + " | ".join(names) + " | note |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " | --- |",
     ]
     for trial in trials:
         value = f"{trial.value:.2f}" if trial.value is not None else ""
@@ -445,7 +447,8 @@ def _write_table(study: Any, root: Path) -> None:
             step = max(trial.intermediate_values)
             last = f"{step}: {trial.intermediate_values[step]:.2f}"
         cells = [_cell(trial.params.get(name, "")) for name in names]
-        lines.append(f"| {trial.number} | {trial.state.name} | {value} | {last} | " + " | ".join(cells) + " |")
+        note = str(trial.user_attrs.get("note", "")).replace("|", "/")  # why a trial failed, in one line
+        lines.append(f"| {trial.number} | {trial.state.name} | {value} | {last} | " + " | ".join(cells) + f" | {note} |")
     (root / "tune.md").write_text("\n".join(lines) + "\n")
 
 
