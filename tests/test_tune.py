@@ -172,6 +172,54 @@ def test_a_resumed_study_draws_new_parameters(monkeypatch: pytest.MonkeyPatch, t
     assert [tuple(sorted(trial.params.items())) for trial in again.trials] == draws
 
 
+PENDULUM = "rrl_sb3/PendulumNoVel-v1"
+SAC_DEFAULTS = {  # RecurrentSAC's defaults in its search space's names
+    "learning_rate": 1e-3,
+    "gamma": 0.99,
+    "tau": 0.005,
+    "train_freq": 1,
+    "batch_size": 32,
+    "sequence_length": 32,
+    "rnn_hidden_size": 64,
+}
+
+
+def test_enqueued_parameters_run_first_and_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = fake_runs(monkeypatch, lambda i, run: ("finished", "n_timesteps", float(i)))
+    args = dict(results_dir=tmp_path, workers=1, log=quiet, enqueue=[SAC_DEFAULTS], **TINY)
+    tune("recurrent_sac", PENDULUM, n_trials=1, **args)
+    first = seen[0].hyperparams
+    assert first["learning_rate"] == 1e-3 and first["gradient_steps"] == 1
+    assert parse_python_literal(first["policy_kwargs"], "policy_kwargs")["rnn_hidden_size"] == 64
+    tune("recurrent_sac", PENDULUM, n_trials=3, **args)  # resumed with the same enqueue: it is not run again
+    study = optuna.load_study(study_name=f"recurrent_sac-{PENDULUM}", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert [t.params == SAC_DEFAULTS for t in study.trials] == [True, False, False]
+    assert study.trials[0].user_attrs["note"] == "enqueued"
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({k: v for k, v in SAC_DEFAULTS.items() if k != "tau"}, "no value for 'tau'"),  # every parameter must be given
+        ({**SAC_DEFAULTS, "lr": 1e-3}, r"\['lr'\] not parameters"),
+        ({**SAC_DEFAULTS, "batch_size": 48}, "batch_size=48 is outside"),  # not one of the choices
+        ({**SAC_DEFAULTS, "learning_rate": 1.0}, "learning_rate=1.0 is outside"),
+        ({**SAC_DEFAULTS, "gamma": "0.99"}, "gamma='0.99' is outside"),
+    ],
+)
+def test_enqueued_parameters_outside_the_search_space_are_named(tmp_path: Path, params: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        tune("recurrent_sac", PENDULUM, n_trials=1, results_dir=tmp_path, log=quiet, enqueue=[params], **TINY)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_enqueue_on_the_command_line_must_be_a_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["tune", "--algo", "recurrent_sac", "--env", PENDULUM, "--trials", "1", "--budget", "256"]
+    with pytest.raises(SystemExit):
+        cli_main([*argv, "--results", str(tmp_path), "--enqueue", "[1, 2]"])
+    assert "expected a JSON object of parameters" in capsys.readouterr().err
+
+
 def test_settings_that_always_fail_stop_the_study(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen = fake_runs(monkeypatch, lambda i, run: ("failed", None, 0.0))
     messages: list[str] = []

@@ -12,6 +12,7 @@ rrl-bench list
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -141,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)")
     tune.add_argument("--workers", type=int, help="trials at a time (default: the cores)")
     tune.add_argument("--threads-per-run", type=int, help="torch threads per trial (default: cores // workers)")
+    tune.add_argument(
+        "--enqueue",
+        type=_json_object,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="a trial to run first, its parameters as a JSON object in the search space's names (e.g. the defaults); "
+        "repeatable; not queued again if the study has it",
+    )
     tune.add_argument("--verbose", action="store_true", help="a line per evaluation of every trial")
 
     commands.add_parser("list", help="the registered algorithms and the rrl_sb3 env ids")
@@ -183,6 +193,16 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text!r}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of parameters, got {text!r}")
+    return value
+
+
 def _tune(args: argparse.Namespace) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
@@ -205,6 +225,7 @@ def _tune(args: argparse.Namespace) -> int:
             eval_freq=args.eval_freq,
             hyperparams_dir=args.hyperparams,
             device=args.device,
+            enqueue=args.enqueue,
             verbose=args.verbose,
         )
     finally:

@@ -32,7 +32,7 @@ import functools
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -169,6 +169,7 @@ def tune(
     final_n_eval_episodes: int = FINAL_N_EVAL_EPISODES,
     hyperparams_dir: str | Path | None = None,
     device: str = "cpu",
+    enqueue: Sequence[Mapping[str, Any]] = (),
     verbose: bool = False,
     log: Log = _print,
 ) -> TuneOutcome:
@@ -193,10 +194,14 @@ def tune(
     :param final_n_eval_episodes: episodes of the final evaluation (the trial's value)
     :param hyperparams_dir: directory of the ``<algo>.yml`` files the trials start from (default ``benchmarks/hyperparams``)
     :param device: torch device of the models
+    :param enqueue: parameters (in the search space's names, every one given) of trials to run before any sampled
+        trial, e.g. the algorithm's defaults, so that the study's best is at least as good as they are on its seed;
+        one the study already has (queued, run or running) is not queued again, so a resumed call may pass the same
     :param verbose: print a line per evaluation of every trial
     :param log: where progress lines go
     :raises ConfigError: for an algorithm without a search space, bad counts, an unknown backend or pruner, a base
-        setting the algorithm refuses, or a stored study created with other settings
+        setting the algorithm refuses, enqueued parameters outside the search space, or a stored study created with
+        other settings
     """
     optuna = _optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its own line per trial would double ours
@@ -228,6 +233,7 @@ def tune(
         raise ConfigError(f"{algo} cannot run on {env_id}: {'; '.join(plan.skipped)}")
     base_run = plan.runs[0]
     base_settings = dict(base_run.hyperparams)
+    _check_enqueued(algo, enqueue, base_settings)
 
     root = Path(results_dir)
     (root / "trials").mkdir(parents=True, exist_ok=True)
@@ -259,6 +265,8 @@ def tune(
         study.set_user_attr(key, value)
 
     _rerun_interrupted(study, log)
+    for params in enqueue:
+        study.enqueue_trial(dict(params), user_attrs={"note": "enqueued"}, skip_if_exists=True)
     schedule = _Schedule(n_trials, finished=_count(study, "COMPLETE", "PRUNED"))
     log(
         f"study {study_name!r}: {schedule.finished} finished trials, {max(0, n_trials - schedule.finished)} to run "
@@ -337,6 +345,49 @@ def _rerun_interrupted(study: Any, log: Log) -> None:
         study._storage.set_trial_state_values(trial._trial_id, state=state.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
         log(f"trial {trial.number} was interrupted: it runs again with the same parameters")
+
+
+class _GivenTrial:
+    """A stand-in for an Optuna trial that answers each ``suggest_*`` call with a given value, checked against it."""
+
+    def __init__(self, params: Mapping[str, Any], where: str) -> None:
+        self.params, self.where, self.suggested = params, where, set()
+
+    def _take(self, name: str, distribution: Any) -> Any:
+        if name not in self.params:
+            raise ConfigError(f"{self.where}: no value for {name!r}, a parameter of the search space (give every one)")
+        value = self.params[name]
+        try:
+            inside = distribution._contains(distribution.to_internal_repr(value))
+        except (ValueError, TypeError):
+            inside = False
+        if not inside:
+            raise ConfigError(f"{self.where}: {name}={value!r} is outside the search space's {distribution}")
+        self.suggested.add(name)
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> Any:
+        return self._take(name, _optuna().distributions.FloatDistribution(low, high, log=log, step=step))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> Any:
+        return self._take(name, _optuna().distributions.IntDistribution(low, high, log=log, step=step))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._take(name, _optuna().distributions.CategoricalDistribution(choices))
+
+
+def _check_enqueued(algo: str, enqueue: Sequence[Mapping[str, Any]], base_settings: Mapping[str, Any]) -> None:
+    """Each enqueued trial must name every parameter of ``algo``'s search space, nothing else, each in its range."""
+    if isinstance(enqueue, (Mapping, str)) or not isinstance(enqueue, Sequence):
+        raise ConfigError(f"enqueue must be a list of parameter dicts, got enqueue={enqueue!r}")
+    for index, params in enumerate(enqueue):
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"enqueue[{index}] must be a dict of parameters, got {params!r}")
+        given = _GivenTrial(params, f"enqueue[{index}] ({algo})")
+        SEARCH_SPACES[algo](given, base_settings)  # type: ignore[arg-type]
+        unknown = sorted(set(params) - given.suggested)
+        if unknown:
+            raise ConfigError(f"enqueue[{index}]: {unknown} not parameters of {algo}'s search space {sorted(given.suggested)}")
 
 
 def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
