@@ -280,7 +280,11 @@ def test_tiny_study_on_the_local_pool_end_to_end(tmp_path: Path) -> None:
     assert {"tune.md", "study.db", "optimization_history.png"} <= {p.name for p in results.iterdir()}
     best_file = results / "best" / "ppo.yml"
     entry = yaml.safe_load(best_file.read_text())[CARTPOLE]
+    assert "--seeds 1 2 3" in best_file.read_text()  # seed 0 picked the winner: the suggested check uses others
     study = optuna.load_study(study_name=f"ppo-{CARTPOLE}", storage=f"sqlite:///{results / 'study.db'}")
+    rows = (results / "tune.md").read_text().splitlines()
+    # the last evaluation is named by its env step (the pruner's step is the evaluation's index)
+    assert any(row.startswith(f"| {study.best_trial.number} | COMPLETE |") and "| 128: " in row for row in rows)
     assert entry["n_timesteps"] == 256 and entry["learning_rate"] == study.best_trial.params["learning_rate"]
     rerun = tmp_path / "rerun"
     argv = ["run", "--algos", "ppo", "--envs", CARTPOLE, "--hyperparams", str(best_file.parent), "--seeds", "0"]

@@ -237,7 +237,8 @@ def tune(
 
     root = Path(results_dir)
     (root / "trials").mkdir(parents=True, exist_ok=True)
-    storage = storage or f"sqlite:///{(root / STUDY_FILE).resolve()}"
+    shown_storage = storage or f"sqlite:///{root / STUDY_FILE}"  # as the user wrote it, for the files we write
+    storage = storage or f"sqlite:///{(root / STUDY_FILE).resolve()}"  # absolute: a worker's working directory may differ
     study_name = study_name or f"{algo}-{env_id}"
     identity = {
         "algo": algo,
@@ -311,7 +312,7 @@ def tune(
             _tune_ray(prepare_trial, finish, schedule, ray_address, workers, threads_per_run or 1, verbose)
         if schedule.failed >= schedule.max_failures:
             log(f"stopped after {schedule.failed} failed trials: see their tracebacks in {root / 'trials'}")
-    return _write_outputs(study, root, storage, algo, env_id, base_run, budget, log)
+    return _write_outputs(study, root, shown_storage, algo, env_id, base_run, budget, log)
 
 
 @dataclass
@@ -458,7 +459,7 @@ def _write_outputs(
     outcome.n_complete = _count(study, "COMPLETE")
     outcome.n_pruned = _count(study, "PRUNED")
     outcome.n_failed = _count(study, "FAIL")
-    _write_table(study, root)
+    _write_table(study, root, base_run.eval_freq)
     if outcome.n_complete == 0:
         log("no complete trial yet: no best settings written")
         return outcome
@@ -469,12 +470,14 @@ def _write_outputs(
     if base_run.algo.defaults:  # set by the algorithm itself (ppo_framestack's frame_stack), not by its file
         entry = {k: v for k, v in entry.items() if k not in base_run.algo.defaults or v != base_run.algo.defaults[k]}
     best_dir = root / "best"
+    other_seeds = " ".join(str(base_run.seed + k) for k in (1, 2, 3))
     best_dir.mkdir(exist_ok=True)
     outcome.best_file = best_dir / f"{base_run.algo.file_stem}.yml"
     header = (
         f"# Best trial of the study {study.study_name!r} ({storage}): trial {best.number}, final mean return "
         f"{best.value:.2f} over {base_run.final_n_eval_episodes} episodes at {budget} env steps (seed {base_run.seed}).\n"
-        f"# Run it: rrl-bench run --algos {algo} --envs {env_id} --hyperparams {best_dir} --seeds 0 1 2\n"
+        f"# Seed {base_run.seed} picked it: compare it with the defaults on other seeds, e.g.\n"
+        f"#   rrl-bench run --algos {algo} --envs {env_id} --hyperparams {best_dir} --seeds {other_seeds}\n"
     )
     outcome.best_file.write_text(header + yaml.safe_dump({env_id: entry}, sort_keys=False))
     outcome.plots = _plot(study, root, log)
@@ -482,21 +485,21 @@ def _write_outputs(
     return outcome
 
 
-def _write_table(study: Any, root: Path) -> None:
+def _write_table(study: Any, root: Path, eval_freq: int) -> None:
     trials = study.get_trials(deepcopy=False)
     names = sorted({name for trial in trials for name in trial.params})
     lines = [
         f"# Study {study.study_name}",
         "",
-        "| trial | state | value | last evaluation (step: return) | " + " | ".join(names) + " | note |",
+        "| trial | state | value | last evaluation (env steps: return) | " + " | ".join(names) + " | note |",
         "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " | --- |",
     ]
     for trial in trials:
         value = f"{trial.value:.2f}" if trial.value is not None else ""
         last = ""
         if trial.intermediate_values:
-            step = max(trial.intermediate_values)
-            last = f"{step}: {trial.intermediate_values[step]:.2f}"
+            step = max(trial.intermediate_values)  # the evaluation's index (TrialReporter)
+            last = f"{step * eval_freq}: {trial.intermediate_values[step]:.2f}"
         cells = [_cell(trial.params.get(name, "")) for name in names]
         note = str(trial.user_attrs.get("note", "")).replace("|", "/")  # why a trial failed, in one line
         lines.append(f"| {trial.number} | {trial.state.name} | {value} | {last} | " + " | ".join(cells) + f" | {note} |")
