@@ -765,6 +765,7 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     text = report.read_text()
     assert "| ppo | 2 | 256 |" in text and "| recurrent_ppo_gru | 2 | 256 |" in text and "steps to ≥ 475" in text
     assert "## Overview" in text and "| algorithm | rrl_sb3/CartPoleNoVel-v1 |" in text
+    assert "10 deterministic episodes, and at the end of the budget 50," in text  # the protocol, as the runs had it
     # the second axis: every run at the shortest run's training CPU time
     assert "At equal CPU time" in text and "| algorithm | rrl_sb3/CartPoleNoVel-v1 (at " in text
     assert not (results / SKIPPED_FILE).exists()  # nothing skipped, nothing to say

@@ -575,14 +575,18 @@ def write_report(
                 f"CPU budget for env id {env_id!r}, which has no finished runs in {str(root)!r}: {sorted(by_env)}"
             )
 
-    episodes = sorted({(run.marker or {}).get("config", {}).get("n_eval_episodes", 10) for run in results.finished})
+    configs = [(run.marker or {}).get("config", {}) for run in results.finished]
+    episodes = sorted({config.get("n_eval_episodes", 10) for config in configs})
+    # runs older than the separate final evaluation evaluated their last step like the others
+    final_episodes = sorted({config.get("final_n_eval_episodes", config.get("n_eval_episodes", 10)) for config in configs})
     command = " ".join([f"rrl-bench report {root}", *(f"--cpu-budget {e}={b:g}" for e, b in sorted(cpu_budgets.items()))])
     sections = [
         f"# Benchmark report: {root.name}",
         "",
         f"Generated {datetime.date.today().isoformat()} by `{command}` from {len(results.finished)} finished "
-        f"runs. Evaluation: every `eval_freq` env steps and at the end of the budget, {'/'.join(map(str, episodes))} "
-        "deterministic episodes through SB3's `evaluate_policy` on a separate env seeded `1000 + seed`; the wall clock "
+        f"runs. Evaluation: every `eval_freq` env steps {'/'.join(map(str, episodes))} deterministic episodes, and at the "
+        f"end of the budget {'/'.join(map(str, final_episodes))}, through SB3's `evaluate_policy` on a separate env "
+        "seeded `1000 + seed`; the wall clock "
         "and the CPU time are training time without evaluation.",
         "",
         "Each env is compared on two axes. **At equal env steps** (sample efficiency): final return: each seed's last "
