@@ -931,3 +931,20 @@ def test_registering_a_name_twice_needs_overwrite() -> None:
     spec = get_algorithm("ppo")
     with pytest.raises(ValueError, match="'ppo' is already registered"):
         register_algorithm(spec)
+
+
+@pytest.mark.parametrize("suite_file", sorted((ROOT / "benchmarks" / "suites").glob("*.yml")), ids=lambda p: p.stem)
+def test_committed_suites_plan(suite_file: Path) -> None:
+    """Every committed suite still reads and its settings still fit the algorithms' constructors (models not built)."""
+    plan = Suite.from_file(suite_file).replace(build_check=False).plan()
+    assert plan.runs
+
+
+def test_the_tuned_entry_is_the_studys_best_trial() -> None:
+    """The suite that checks the study's best settings on other seeds runs exactly the settings the study wrote."""
+    study = ROOT / "benchmarks" / "results" / "tune" / "recurrent_sac_pendulum_novel"
+    best = yaml.safe_load((study / "best" / "recurrent_sac.yml").read_text())["rrl_sb3/PendulumNoVel-v1"]
+    suite = Suite.from_file(ROOT / "benchmarks" / "suites" / "tune_recurrent_sac.yml")
+    tuned = next(entry for entry in suite.algos if entry.name == "recurrent_sac_tuned")
+    assert tuned.hyperparams == {k: v for k, v in best.items() if k not in ("policy", "n_timesteps")}
+    assert suite.n_timesteps == best["n_timesteps"] and 0 not in suite.seeds  # seed 0 picked the winner
