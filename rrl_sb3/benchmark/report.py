@@ -576,9 +576,10 @@ def write_report(
             )
 
     configs = [(run.marker or {}).get("config", {}) for run in results.finished]
-    episodes = sorted({config.get("n_eval_episodes", 10) for config in configs})
+    periodic = [config.get("n_eval_episodes", 10) for config in configs]
+    episodes = sorted(set(periodic))
     # runs older than the separate final evaluation evaluated their last step like the others
-    final_episodes = sorted({config.get("final_n_eval_episodes", config.get("n_eval_episodes", 10)) for config in configs})
+    final_episodes = sorted({config.get("final_n_eval_episodes", n) for config, n in zip(configs, periodic, strict=True)})
     command = " ".join([f"rrl-bench report {root}", *(f"--cpu-budget {e}={b:g}" for e, b in sorted(cpu_budgets.items()))])
     sections = [
         f"# Benchmark report: {root.name}",
@@ -586,8 +587,7 @@ def write_report(
         f"Generated {datetime.date.today().isoformat()} by `{command}` from {len(results.finished)} finished "
         f"runs. Evaluation: every `eval_freq` env steps {'/'.join(map(str, episodes))} deterministic episodes, and at the "
         f"end of the budget {'/'.join(map(str, final_episodes))}, through SB3's `evaluate_policy` on a separate env "
-        "seeded `1000 + seed`; the wall clock "
-        "and the CPU time are training time without evaluation.",
+        "seeded `1000 + seed`; the wall clock and the CPU time are training time without evaluation.",
         "",
         "Each env is compared on two axes. **At equal env steps** (sample efficiency): final return: each seed's last "
         "evaluation, at the end of its algorithm's budget, mean ± std over seeds. IQM: interquartile mean of the final "

@@ -312,7 +312,7 @@ def tune(
             _tune_ray(prepare_trial, finish, schedule, ray_address, workers, threads_per_run or 1, verbose)
         if schedule.failed >= schedule.max_failures:
             log(f"stopped after {schedule.failed} failed trials: see their tracebacks in {root / 'trials'}")
-    return _write_outputs(study, root, shown_storage, algo, env_id, base_run, budget, log)
+    return _write_outputs(study, root, storage, shown_storage, algo, env_id, base_run, budget, log)
 
 
 @dataclass
@@ -453,7 +453,15 @@ def _tune_ray(
 
 
 def _write_outputs(
-    study: Any, root: Path, storage: str, algo: str, env_id: str, base_run: RunSpec, budget: int, log: Log
+    study: Any,
+    root: Path,
+    storage: str,
+    shown_storage: str,
+    algo: str,
+    env_id: str,
+    base_run: RunSpec,
+    budget: int,
+    log: Log,
 ) -> TuneOutcome:
     outcome = TuneOutcome(study.study_name, storage, root)
     outcome.n_complete = _count(study, "COMPLETE")
@@ -474,7 +482,7 @@ def _write_outputs(
     best_dir.mkdir(exist_ok=True)
     outcome.best_file = best_dir / f"{base_run.algo.file_stem}.yml"
     header = (
-        f"# Best trial of the study {study.study_name!r} ({storage}): trial {best.number}, final mean return "
+        f"# Best trial of the study {study.study_name!r} ({shown_storage}): trial {best.number}, final mean return "
         f"{best.value:.2f} over {base_run.final_n_eval_episodes} episodes at {budget} env steps (seed {base_run.seed}).\n"
         f"# Seed {base_run.seed} picked it: compare it with the defaults on other seeds, e.g.\n"
         f"#   rrl-bench run --algos {algo} --envs {env_id} --hyperparams {best_dir} --seeds {other_seeds}\n"
