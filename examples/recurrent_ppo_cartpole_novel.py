@@ -35,7 +35,7 @@ N_ENVS = 8
 SOLVED = 475.0
 # rl-zoo3's tuned PPO settings for CartPole-v1 (hyperparams/ppo.yml); its RecurrentPPO settings for CartPoleNoVel-v1
 # (hyperparams/ppo_lstm.yml) are the same plus VecNormalize and the recurrent policy's kwargs, here with a GRU of the
-# LSTM's size. tests/test_baseline_configs.py checks both against benchmarks/hyperparams/.
+# LSTM's size. tests/test_baseline_configs.py checks both against rrl_sb3/hyperparams/.
 PPO_SETTINGS = dict(
     n_steps=32,
     batch_size=256,

@@ -18,9 +18,6 @@ from pathlib import Path
 
 from rrl_sb3.benchmark import Suite, run_suite, write_report
 
-# rl-zoo3-style hyperparameter files, one per algorithm (benchmarks/hyperparams/<algo>.yml)
-HYPERPARAMS = Path(__file__).resolve().parents[1] / "benchmarks" / "hyperparams"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,7 +33,6 @@ def main() -> None:
         seeds=[0, 1],
         n_timesteps=args.steps,
         eval_freq=args.eval_freq,
-        hyperparams_dir=HYPERPARAMS,
         name="small_suite",
     )
     outcome = run_suite(suite, args.results, workers=args.workers, verbose=False)

@@ -20,7 +20,6 @@ from pathlib import Path
 from rrl_sb3.benchmark import AlgoEntry, Suite, run_suite, write_report
 from rrl_sb3.benchmark.tune import tune
 
-HYPERPARAMS = Path(__file__).resolve().parents[1] / "benchmarks" / "hyperparams"
 ENV_ID = "rrl_sb3/CartPoleNoVel-v1"
 
 
@@ -41,7 +40,6 @@ def main() -> None:
         results_dir=args.results / "study",
         workers=args.workers,
         eval_freq=eval_freq,
-        hyperparams_dir=HYPERPARAMS,
     )
     if outcome.best_file is None:
         raise SystemExit(f"no trial completed; see {args.results / 'study' / 'trials'}")
@@ -57,7 +55,6 @@ def main() -> None:
         seeds=[0, 1, 2],
         n_timesteps=args.steps,
         eval_freq=eval_freq,
-        hyperparams_dir=HYPERPARAMS,
         name="tuned_vs_defaults",
     )
     run_suite(suite, args.results / "comparison", workers=args.workers, verbose=False)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sb3_contrib import RecurrentPPO
@@ -59,6 +60,48 @@ ZOO_ALGOS: dict[str, tuple[type, str]] = {
     "reinforce": (REINFORCE, "reinforce_gru"),
     "ppo_gru": (RecurrentPPOGru, "recurrent_ppo_gru"),
 }
+
+
+#: rl-zoo3 ``--algo`` name -> the packaged settings file (``rrl_sb3/hyperparams/<stem>.yml``) that ``train`` reads
+#: without ``-conf``: always for our algorithms (rl-zoo3 has no file for them), and for rl-zoo3's own only when the
+#: file has an entry for the env id (otherwise rl-zoo3's own file, as without rrl_sb3).
+ZOO_HYPERPARAMS: dict[str, str] = {
+    "dreamer": "dreamer",
+    "recurrent_sac": "recurrent_sac",
+    "reinforce": "reinforce_gru",
+    "ppo_gru": "recurrent_ppo_gru",
+    "ppo_lstm": "recurrent_ppo_lstm",
+    "ppo": "ppo",
+    "sac": "sac",
+}
+
+
+def default_conf_file(algo: str, env_id: str) -> Path | None:
+    """The packaged settings file ``python -m rrl_sb3.zoo train --algo algo --env env_id`` reads without ``-conf``, or
+    ``None`` to leave rl-zoo3's default (its own ``hyperparams/<algo>.yml``)."""
+    from rrl_sb3.benchmark.hyperparams import PACKAGED_HYPERPARAMS_DIR, load_yaml
+
+    if algo not in ZOO_HYPERPARAMS:
+        return None
+    path = PACKAGED_HYPERPARAMS_DIR / f"{ZOO_HYPERPARAMS[algo]}.yml"
+    if algo in ZOO_ALGOS or env_id in (load_yaml(path) or {}):
+        return path
+    return None
+
+
+def _with_default_conf(args: list[str]) -> list[str]:
+    """rl-zoo3 ``train`` arguments, plus ``-conf <packaged file>`` where the user gave none and one applies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--algo", default="ppo")  # rl-zoo3's defaults
+    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("-conf", "--conf-file", default=None)
+    known, _ = parser.parse_known_args(args)
+    if known.conf_file is not None:
+        return args
+    path = default_conf_file(known.algo, known.env)
+    return args if path is None else [*args, "-conf", str(path)]
 
 
 def zoo_sampler(space: str) -> Callable[[Any, int, int, dict], dict[str, Any]]:
@@ -115,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     import importlib
 
     script = importlib.import_module(f"rl_zoo3.{args[0]}")
-    sys.argv = [f"rl_zoo3.{args[0]}", *args[1:]]
+    rest = _with_default_conf(args[1:]) if args[0] == "train" else args[1:]
+    sys.argv = [f"rl_zoo3.{args[0]}", *rest]
     getattr(script, args[0])()
 
 

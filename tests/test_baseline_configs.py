@@ -11,9 +11,16 @@ from typing import Any
 
 import pytest
 
-from rrl_sb3.benchmark.hyperparams import load_hyperparams, load_yaml, parse_number, parse_python_literal, prepare
+from rrl_sb3.benchmark.hyperparams import (
+    PACKAGED_HYPERPARAMS_DIR,
+    load_hyperparams,
+    load_yaml,
+    parse_number,
+    parse_python_literal,
+    prepare,
+)
 
-HYPERPARAMS = Path(__file__).resolve().parents[1] / "benchmarks" / "hyperparams"
+HYPERPARAMS = PACKAGED_HYPERPARAMS_DIR
 
 _LSTM_TO_GRU = {
     "policy": "MlpGruPolicy",
@@ -119,7 +126,7 @@ def test_the_check_catches_a_changed_key(tmp_path: Path) -> None:
 
 def test_the_demo_uses_the_shipped_tuned_settings() -> None:
     """``make demo`` (examples/recurrent_ppo_cartpole_novel.py) spells the settings out for readers: they must be ours."""
-    path = HYPERPARAMS.parents[1] / "examples" / "recurrent_ppo_cartpole_novel.py"
+    path = Path(__file__).resolve().parents[1] / "examples" / "recurrent_ppo_cartpole_novel.py"
     spec = importlib.util.spec_from_file_location("demo", path)
     assert spec is not None and spec.loader is not None
     demo = importlib.util.module_from_spec(spec)

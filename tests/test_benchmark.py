@@ -41,14 +41,14 @@ from rrl_sb3.benchmark import (
 from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pair, model_arguments
 from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
-from rrl_sb3.benchmark.hyperparams import parse_number, parse_python_literal, prepare
+from rrl_sb3.benchmark.hyperparams import PACKAGED_HYPERPARAMS_DIR, parse_number, parse_python_literal, prepare
 from rrl_sb3.benchmark.report import GarbledResultWarning, RunData, format_cpu_table, format_overview, format_table, summarize
 from rrl_sb3.benchmark.stats import first_reaching, mean_interval, median_steps, return_at
 from rrl_sb3.benchmark.store import SKIPPED_FILE, ResultStore, SkippedPair
 from rrl_sb3.benchmark.suite import unsupported_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
-HYPERPARAMS = ROOT / "benchmarks" / "hyperparams"
+HYPERPARAMS = PACKAGED_HYPERPARAMS_DIR
 CARTPOLE = "rrl_sb3/CartPoleNoVel-v1"
 
 

@@ -15,13 +15,19 @@ from rrl_sb3.benchmark import ConfigError, get_algorithm
 from rrl_sb3.benchmark import tune as tune_module
 from rrl_sb3.benchmark.algorithms import check_model_builds
 from rrl_sb3.benchmark.cli import main as cli_main
-from rrl_sb3.benchmark.hyperparams import format_python_literal, load_hyperparams, parse_python_literal, prepare
+from rrl_sb3.benchmark.hyperparams import (
+    PACKAGED_HYPERPARAMS_DIR,
+    format_python_literal,
+    load_hyperparams,
+    parse_python_literal,
+    prepare,
+)
 from rrl_sb3.benchmark.search_spaces import SEARCH_SPACES
 from rrl_sb3.benchmark.suite import RunSpec, check_settings
 from rrl_sb3.benchmark.tune import TrialReporter, merge_settings, tune
 from rrl_sb3.benchmark.worker import RunResult, execute_run
 
-HYPERPARAMS = Path(__file__).resolve().parents[1] / "benchmarks" / "hyperparams"
+HYPERPARAMS = PACKAGED_HYPERPARAMS_DIR
 CARTPOLE = "rrl_sb3/CartPoleNoVel-v1"
 TINY = dict(budget=256, eval_freq=128, n_eval_episodes=2, final_n_eval_episodes=3, hyperparams_dir=HYPERPARAMS)
 

@@ -1,7 +1,8 @@
 """The algorithms the runner knows: a name -> how to build the model from hyperparameters and an env id.
 
 Adding an algorithm is one :func:`register_algorithm` call (or one entry in :data:`BUILTIN_ALGORITHMS`) plus a
-hyperparameter file ``benchmarks/hyperparams/<name>.yml``; e.g. for a new off-policy algorithm for Box actions::
+hyperparameter file ``<name>.yml`` in the suite's ``hyperparams_dir`` (``--hyperparams``; the package's own
+files are in ``rrl_sb3/hyperparams/``, a starting point to copy); e.g. for a new off-policy algorithm for Box actions::
 
     register_algorithm(AlgoSpec("my_algo", "my_package.my_algo:MyAlgo", "MlpPolicy", on_policy=False,
                                 action_spaces=("Box",)))

@@ -90,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the upper bound on env steps (replaces the suite's CPU budgets)",
     )
     run.add_argument("--eval-freq", type=int, help="env steps between evaluations (default: the protocol's)")
-    run.add_argument("--hyperparams", type=Path, help="directory of <algo>.yml files (default benchmarks/hyperparams)")
+    run.add_argument(
+        "--hyperparams", type=Path, help="directory of <algo>.yml files (default: the packaged rrl_sb3/hyperparams/)"
+    )
     run.add_argument("--name", help="suite name (default: the file's stem, or 'suite')")
     run.add_argument("--device", help="torch device of the models (default cpu)")
     run.add_argument("--results", type=Path, help="results directory (default runs/benchmark/<suite name>)")

@@ -1,7 +1,7 @@
 """Hyperparameter files in rl-zoo3's format, and their translation into constructor arguments.
 
-One YAML file per algorithm (``<hyperparams_dir>/<algo>.yml``), a mapping from Gymnasium env id to that env's
-settings, e.g.::
+One YAML file per algorithm (``<hyperparams_dir>/<algo>.yml``; the package's own are in ``rrl_sb3/hyperparams/``), a
+mapping from Gymnasium env id to that env's settings, e.g.::
 
     rrl_sb3/CartPoleNoVel-v1:
       n_envs: 8
@@ -41,16 +41,9 @@ DEFAULT_ENTRY = "default"
 _NUMBER = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
-def find_hyperparams_dir(start: Path | None = None) -> Path | None:
-    """``benchmarks/hyperparams`` in the working directory or, for a source checkout, next to the package."""
-    candidates = [
-        (start or Path.cwd()) / "benchmarks" / "hyperparams",
-        Path(__file__).resolve().parents[2] / "benchmarks" / "hyperparams",
-    ]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
+#: The tuned settings that ship with the package (``rrl_sb3/hyperparams/<algo>.yml``): the default of ``rrl-bench run``
+#: and ``rrl-bench tune``, and of ``python -m rrl_sb3.zoo train`` without ``-conf``, from any working directory.
+PACKAGED_HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 
 
 def load_yaml(path: Path) -> Any:

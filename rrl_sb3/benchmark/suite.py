@@ -9,7 +9,7 @@ A suite file (``benchmarks/suites/*.yml``)::
     eval_freq: 2000               # env steps between evaluations (default: see default_eval_freq)
     n_eval_episodes: 10           # episodes of each periodic evaluation
     final_n_eval_episodes: 50     # episodes of the final evaluation (its error bar)
-    hyperparams_dir: ../hyperparams   # relative to this file (default: benchmarks/hyperparams)
+    hyperparams_dir: ../hyperparams   # relative to this file (default: the package's rrl_sb3/hyperparams/)
     device: cpu
     resources: {num_cpus: 1, num_gpus: 0}   # what each run asks of a Ray cluster
     algos:
@@ -48,9 +48,9 @@ import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids)
 from rrl_sb3.benchmark.algorithms import AlgoSpec, check_device, check_model_builds, get_algorithm, model_arguments
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.hyperparams import (
+    PACKAGED_HYPERPARAMS_DIR,
     as_positive_int,
     as_positive_number,
-    find_hyperparams_dir,
     load_hyperparams,
     load_yaml,
     parse_number,
@@ -209,7 +209,7 @@ class Suite:
     :param n_eval_episodes: deterministic episodes per periodic evaluation
     :param final_n_eval_episodes: deterministic episodes of the final evaluation of each run
     :param name: the suite's name (default results directory ``runs/benchmark/<name>``)
-    :param hyperparams_dir: directory of the ``<algo>.yml`` files (``None``: ``benchmarks/hyperparams``)
+    :param hyperparams_dir: directory of the ``<algo>.yml`` files (``None``: the package's ``rrl_sb3/hyperparams/``)
     :param device: torch device of the models
     :param num_cpus: CPUs a run asks of a Ray cluster (``None``: its torch threads)
     :param num_gpus: GPUs (or a fraction) a run asks of a Ray cluster
@@ -352,12 +352,10 @@ class Suite:
         return dataclasses.replace(self, **changes)
 
     def resolved_hyperparams_dir(self) -> Path:
-        directory = Path(self.hyperparams_dir) if self.hyperparams_dir is not None else find_hyperparams_dir()
-        if directory is None or not directory.is_dir():
-            raise ConfigError(
-                f"hyperparameter directory {str(directory) if directory else 'benchmarks/hyperparams'!r} not found; "
-                "run from the repository root or set hyperparams_dir (--hyperparams)"
-            )
+        """``hyperparams_dir``, or the settings shipped with the package (``rrl_sb3/hyperparams/``) when it is unset."""
+        directory = Path(self.hyperparams_dir) if self.hyperparams_dir is not None else PACKAGED_HYPERPARAMS_DIR
+        if not directory.is_dir():
+            raise ConfigError(f"hyperparameter directory {str(directory)!r} not found (hyperparams_dir, --hyperparams)")
         return directory
 
     def plan(self) -> Plan:

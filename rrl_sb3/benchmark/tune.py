@@ -192,7 +192,7 @@ def tune(
     :param eval_freq: env steps between evaluations (``None``: the protocol's)
     :param n_eval_episodes: episodes of each periodic evaluation (the pruner's signal)
     :param final_n_eval_episodes: episodes of the final evaluation (the trial's value)
-    :param hyperparams_dir: directory of the ``<algo>.yml`` files the trials start from (default ``benchmarks/hyperparams``)
+    :param hyperparams_dir: directory of the ``<algo>.yml`` files the trials start from (default: ``rrl_sb3/hyperparams/``)
     :param device: torch device of the models
     :param enqueue: parameters (in the search space's names, every one given) of trials to run before any sampled
         trial, e.g. the algorithm's defaults, so that the study's best is at least as good as they are on its seed;
