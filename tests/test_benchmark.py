@@ -42,8 +42,16 @@ from rrl_sb3.benchmark.algorithms import build_model, get_algorithm, make_env_pa
 from rrl_sb3.benchmark.cli import build_parser, suite_from_args
 from rrl_sb3.benchmark.cli import main as cli_main
 from rrl_sb3.benchmark.hyperparams import PACKAGED_HYPERPARAMS_DIR, parse_number, parse_python_literal, prepare
-from rrl_sb3.benchmark.report import GarbledResultWarning, RunData, format_cpu_table, format_overview, format_table, summarize
-from rrl_sb3.benchmark.stats import first_reaching, mean_interval, median_steps, return_at
+from rrl_sb3.benchmark.report import (
+    GarbledResultWarning,
+    RunData,
+    format_break_even,
+    format_cpu_table,
+    format_overview,
+    format_table,
+    summarize,
+)
+from rrl_sb3.benchmark.stats import break_even_cost, first_reaching, mean_interval, median_steps, return_at
 from rrl_sb3.benchmark.store import SKIPPED_FILE, ResultStore, SkippedPair
 from rrl_sb3.benchmark.suite import unsupported_pairs
 
@@ -264,7 +272,9 @@ def test_skipped_pairs_are_saved_with_the_results_and_merged(tmp_path: Path) -> 
     assert not (tmp_path / "other").exists()
 
 
-def _write_finished_run(root: Path, label: str, env_id: str, seed: int, returns: list[float]) -> None:
+def _write_finished_run(
+    root: Path, label: str, env_id: str, seed: int, returns: list[float], cpu_per_1000_steps: float | None = None
+) -> None:
     folder = root / label / env_id.replace("/", "-")
     folder.mkdir(parents=True, exist_ok=True)
     records = [
@@ -275,12 +285,32 @@ def _write_finished_run(root: Path, label: str, env_id: str, seed: int, returns:
             "env_steps": 1000 * (i + 1),
             "wall_seconds": 1.0 * (i + 1),
             "mean_return": r,
+            **({} if cpu_per_1000_steps is None else {"cpu_seconds": cpu_per_1000_steps * (i + 1)}),
         }
         for i, r in enumerate(returns)
     ]
     (folder / f"seed_{seed}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     marker = {"config": {"algo": label, "algorithm": label, "env": env_id, "seed": seed}}
     (folder / f"seed_{seed}.done.json").write_text(json.dumps(marker))
+
+
+def test_break_even_env_step_cost_on_hand_made_records(tmp_path: Path) -> None:
+    """A sample-efficient but costly agent (2k steps and 40 CPU s to the threshold) against a cheap one (6k steps and
+    6 CPU s): equal at (40 - 6) / (6000 - 2000) s = 8.5 ms per env step; one that never gets there; medians over
+    seeds."""
+    for seed in (0, 1, 2):
+        _write_finished_run(tmp_path, "dreamer", "Pendulum-v1", seed, [-900.0, -150.0, -140.0], cpu_per_1000_steps=20.0)
+        slow = [-900.0] * (5 + seed) + [-150.0] + [-140.0] * (2 - seed)  # 6k, 7k, 8k steps to -200: median 7k
+        _write_finished_run(tmp_path, "ppo", "Pendulum-v1", seed, slow[:8], cpu_per_1000_steps=1.0)
+        _write_finished_run(tmp_path, "random", "Pendulum-v1", seed, [-1200.0, -1200.0])
+    assert break_even_cost(2000, 40.0, 7000, 7.0) == pytest.approx(33 / 5000)
+    assert break_even_cost(2000, 5.0, 7000, 7.0) is None and break_even_cost(2000, 40.0, float("inf"), 7.0) is None
+    text = write_report(tmp_path, n_resamples=100, log=None).read_text()
+    assert "| dreamer vs ppo | 2,000 vs 7,000 | 40 vs 7 | dreamer above **6.6 ms** per env step, ppo below |" in text
+    assert "| dreamer vs random | 2,000 vs never | 40 vs never | dreamer (random never reached it) |" in text
+    assert (tmp_path / "Pendulum-v1_break_even.png").is_file() and "Pendulum-v1_break_even.png" in text
+    rows = summarize(load_results(tmp_path).finished, -200.0, n_resamples=100)
+    assert format_break_even(rows, None) is None and format_break_even(rows[:1], -200.0) is None
 
 
 def test_report_reads_skipped_pairs_from_the_results_not_the_registry(tmp_path: Path) -> None:
@@ -754,6 +784,7 @@ def test_tiny_suite_end_to_end_with_a_crash_and_a_resume(tmp_path: Path, explodi
     marker = json.loads((run_dir / "seed_1.done.json").read_text())
     assert marker["config"]["eval_seed"] == 1001 and marker["config"]["hyperparams"]["n_envs"] == 8
     assert marker["versions"]["stable-baselines3"] and marker["torch_threads"] == 1
+    assert marker["cpu_model"] and isinstance(marker["cpu_bf16"], list)  # runs compare only on the same CPU
     assert marker["stopped_on"] == "n_timesteps" and "cpu_seconds" not in marker["config"]
     # the crashed run kept the records it wrote during its first rollout, before the update that raised (the one at
     # 256 steps, the budget, is the final evaluation: it never came)

@@ -86,6 +86,15 @@ def test_deterministic_latent_of_deterministic_steps(latent: str, tmp_path) -> N
             "deterministic_latent",
         ),
         (("CnnPolicy", "Pendulum-v1"), {}, ValueError, "CnnPolicy"),
+        (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": 0}, ValueError, "imagine_starts=0"),
+        (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": 9}, ValueError, "at most sequence_length=8.*imagine_starts=9"),
+        (("MlpPolicy", "Pendulum-v1"), {"imagine_subset": "first"}, ValueError, "imagine_subset='first'"),
+        (
+            ("MlpPolicy", "Pendulum-v1"),
+            {"imagine_starts": 4, "replay_value_scale": 0.3},
+            ValueError,
+            "replay_value_scale=0.3.*imagine_starts=4",
+        ),
     ],
 )
 def test_bad_arguments(args, kwargs, error, match) -> None:
@@ -228,7 +237,16 @@ def test_learn_carries_state_between_steps_and_resets_after_done(monkeypatch: py
 def test_imagination_starts_from_every_posterior_state(monkeypatch: pytest.MonkeyPatch) -> None:
     model = tiny(short_pendulum())
     model.learn(60)
-    captured = {}
+    captured = _spy_update(model, monkeypatch)
+    start, posterior = captured["start"], captured["posterior"]
+    assert start.deter.shape[0] == model.batch_size * model.sequence_length
+    th.testing.assert_close(start.deter, posterior.deter.reshape(start.deter.shape))
+    th.testing.assert_close(start.stoch, posterior.stoch.reshape(start.stoch.shape))
+
+
+def _spy_update(model: Dreamer, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Run one update, capturing imagination's start states and the world model's posterior states."""
+    captured: dict = {}
     real_imagine = behavior_module.imagine
 
     def spy(world_model, actor, start, horizon, with_grad):
@@ -245,10 +263,36 @@ def test_imagination_starts_from_every_posterior_state(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(model.policy.world_model, "loss", loss_spy)
     model._update()
-    start, posterior = captured["start"], captured["posterior"]
-    assert start.deter.shape[0] == model.batch_size * model.sequence_length
-    th.testing.assert_close(start.deter, posterior.deter.reshape(start.deter.shape))
-    th.testing.assert_close(start.stoch, posterior.stoch.reshape(start.stoch.shape))
+    return captured
+
+
+@pytest.mark.parametrize("subset", ["last", "random"])
+def test_imagination_from_a_subset_of_each_sequence(subset: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """``imagine_starts=k``: exactly k posterior states of each replayed sequence, distinct rows, the last k for
+    "last"; random subsets change between updates; the choice survives save/load."""
+    model = tiny(short_pendulum(), imagine_starts=3, imagine_subset=subset)
+    model.learn(60)
+    model.save(tmp_path / "model")
+    assert (Dreamer.load(tmp_path / "model").imagine_starts, Dreamer.load(tmp_path / "model").imagine_subset) == (3, subset)
+    rows_seen = []
+    for _ in range(3):
+        captured = _spy_update(model, monkeypatch)
+        start, posterior = captured["start"], captured["posterior"]
+        batch, length = posterior.deter.shape[:2]
+        assert start.deter.shape[0] == batch * 3 and start.stoch.shape[0] == batch * 3
+        rows = []
+        for b in range(batch):  # which row of sequence b each start state is
+            for state in start.deter.view(batch, 3, -1)[b]:
+                matches = [t for t in range(length) if th.equal(posterior.deter[b, t], state)]
+                assert len(matches) >= 1
+                rows.append(matches[0])
+        per_sequence = [rows[3 * b : 3 * b + 3] for b in range(batch)]
+        assert all(len(set(r)) == 3 for r in per_sequence)
+        if subset == "last":
+            assert all(r == [length - 3, length - 2, length - 1] for r in per_sequence)
+        rows_seen.append(per_sequence)
+    if subset == "random":
+        assert rows_seen[0] != rows_seen[1] or rows_seen[1] != rows_seen[2]
 
 
 # --- defect 3: actor maximises returns with an entropy bonus of the right sign ------------------------------------
@@ -524,3 +568,57 @@ def test_finite_over_hundreds_of_updates_with_extreme_actions(tmp_path) -> None:
     columns = [i for i, key in enumerate(header) if key.startswith("train/")]
     values = [float(row.split(",")[i]) for row in rows[1:] for i in columns if row.split(",")[i]]
     assert len(values) > 100 and np.all(np.isfinite(values))
+
+
+# --- compute precision ----------------------------------------------------------------------------------------------
+
+
+def test_bf16_keeps_float32_parameters_and_stays_close_to_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """precision="bf16": imagination's matrix products run in bf16, parameters, gradients and optimizer state stay
+    float32, training stays finite, and on a fixed batch the behaviour losses are within 5% of float32's."""
+    monkeypatch.setattr("rrl_sb3.common.precision.cpu_bf16_units", lambda: ["amx_bf16"])
+    model = tiny(short_pendulum(), precision="bf16")
+    assert model._compute_dtype == th.bfloat16
+    dtypes = set()
+    hook = model.policy.critic.net[0].register_forward_hook(lambda module, args, out: dtypes.add(out.dtype))
+    model.learn(120)
+    hook.remove()
+    assert th.bfloat16 in dtypes and model._n_updates > 0
+    for module in (model.policy.world_model, model.policy.actor, model.policy.critic):
+        assert all(p.dtype == th.float32 and th.isfinite(p).all() for p in module.parameters())
+        for state in module.optimizer.state.values():
+            assert all(v.dtype == th.float32 for v in state.values() if v.ndim > 0)
+
+    policy = model.policy
+    data = model.replay_buffer.sample(model.batch_size, model.sequence_length)
+    with th.no_grad():
+        _, posterior = policy.world_model.loss(
+            data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+        )
+    settings = behavior_module.BehaviorSettings(model.horizon, model.gamma, model.lambda_, model.entropy_coef, "dynamics")
+    normalizer = copy.deepcopy(policy.return_normalizer.state_dict())
+    results = {}
+    for dtype in (th.float32, th.bfloat16):
+        policy.return_normalizer.load_state_dict(normalizer)
+        th.manual_seed(0)
+        with th.autocast("cpu", dtype=th.bfloat16, enabled=dtype == th.bfloat16):
+            losses = behavior_module.behavior_losses(policy, posterior.flatten(), 1.0 - data.terminated.reshape(-1), settings)
+        assert losses.actor.dtype == losses.critic.dtype == th.float32
+        results[dtype] = losses
+    for name in ("critic", "returns", "value"):
+        fp32, bf16 = getattr(results[th.float32], name), getattr(results[th.bfloat16], name)
+        assert th.isfinite(bf16) and abs(bf16 - fp32) <= 0.05 * abs(fp32) + 1e-3, (name, fp32, bf16)
+
+
+def test_precision_auto_picks_bf16_only_where_native(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    for units, expected in ((["amx_bf16"], th.bfloat16), ([], th.float32)):
+        monkeypatch.setattr("rrl_sb3.common.precision.cpu_bf16_units", lambda units=units: units)
+        model = tiny("Pendulum-v1", precision="auto")
+        assert model._compute_dtype == expected
+        model.save(tmp_path / "model")
+        assert Dreamer.load(tmp_path / "model").precision == "auto"  # resolved again where it is loaded
+    assert tiny("Pendulum-v1")._compute_dtype == th.float32  # the default stays the reference
+    with pytest.warns(UserWarning, match="emulated"):
+        tiny("Pendulum-v1", precision="bf16")
+    with pytest.raises(ValueError, match="precision='fp16'"):
+        tiny("Pendulum-v1", precision="fp16")

@@ -26,6 +26,12 @@ At equal CPU time (one budget of training CPU seconds per env, the same for ever
 - **env steps by then**: the env steps of those evaluations;
 - **CPU seconds to threshold**: as steps to threshold, with the training CPU time of that evaluation.
 
+Which agent reaches the threshold first in wall-clock time depends on what an env step costs: with ``c`` seconds per
+env step, a run that needs ``S`` env steps and ``C`` training CPU seconds gets there after ``C + S c``. Per env, every
+pair of algorithms that both reached the threshold gets its **break-even env-step cost** (medians over seeds; above
+it the more sample-efficient one is first, see :func:`~rrl_sb3.benchmark.stats.break_even_cost`), and a plot of each
+algorithm's time to the threshold against the env-step cost (0.01 to 100 ms, log axes).
+
 An overview above the per-env sections gives each algorithm's IQM on every env, once per axis ("n/a: <Space>
 actions" where a suite skipped the pair because the algorithm cannot act in the env, as the directory's
 ``skipped.json`` says; "not run" where it has no finished run).
@@ -51,6 +57,7 @@ import numpy as np
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids, whose specs hold thresholds)
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.stats import (
+    break_even_cost,
     first_reaching,
     iqm,
     iqm_interval,
@@ -362,6 +369,86 @@ def format_table(env_id: str, rows: Sequence[Row], threshold: float | None) -> s
     return "\n".join(lines)
 
 
+#: Env-step costs of the break-even plot, seconds (0.01 ms to 100 ms)
+STEP_COSTS = np.logspace(-5, -1, 81)
+
+
+def time_to_threshold(row: Row) -> tuple[float, float]:
+    """Median env steps and median training CPU seconds to the threshold over the row's seeds (``inf`` when fewer
+    than half got there, ``nan`` without CPU time)."""
+    cpu = [None if c is None else float(c) for c in row.cpu_to_threshold]
+    return median_steps(row.to_threshold), median_steps(cpu)
+
+
+def format_break_even(rows: Sequence[Row], threshold: float | None) -> str | None:
+    """The markdown table of break-even env-step costs of every pair of algorithms on one env (``None`` without a
+    threshold or with fewer than two algorithms)."""
+    if threshold is None or len(rows) < 2:
+        return None
+    lines = [
+        f"| algorithms | env steps to ≥ {threshold:g} (median) | CPU s to ≥ {threshold:g} (median) | first in wall clock |",
+        "| --- | --- | --- | --- |",
+    ]
+    medians = {row.algo: time_to_threshold(row) for row in rows}
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            (steps_a, cpu_a), (steps_b, cpu_b) = medians[a.algo], medians[b.algo]
+            pair = f"{a.algo} vs {b.algo}"
+            numbers = f"| {_median_text(steps_a, '{:,.0f}')} vs {_median_text(steps_b, '{:,.0f}')} | "
+            numbers += f"{_median_text(cpu_a, '{:.0f}')} vs {_median_text(cpu_b, '{:.0f}')} |"
+            lines.append(f"| {pair} {numbers} {_first_text(a.algo, steps_a, cpu_a, b.algo, steps_b, cpu_b)} |")
+    return "\n".join(lines)
+
+
+def _median_text(value: float, fmt: str) -> str:
+    return "never" if value == np.inf else ("n/a" if not np.isfinite(value) else fmt.format(value))
+
+
+def _first_text(a: str, steps_a: float, cpu_a: float, b: str, steps_b: float, cpu_b: float) -> str:
+    """Who reaches the threshold first, as a function of the env-step cost."""
+    if any(np.isnan(v) for v in (steps_a, cpu_a, steps_b, cpu_b)):
+        return "n/a (no CPU time in the records)"
+    never = [name for name, steps in ((a, steps_a), (b, steps_b)) if steps == np.inf]
+    if never:
+        return "neither reached it" if len(never) == 2 else f"{b if never[0] == a else a} ({never[0]} never reached it)"
+    cost = break_even_cost(steps_a, cpu_a, steps_b, cpu_b)
+    if cost is None:
+        if (steps_a, cpu_a) == (steps_b, cpu_b):
+            return "the same at every cost"
+        return f"{a if steps_a <= steps_b and cpu_a <= cpu_b else b} at every env-step cost"
+    sample_efficient, cheap = (a, b) if steps_a < steps_b else (b, a)
+    return f"{sample_efficient} above **{1000 * cost:.3g} ms** per env step, {cheap} below"
+
+
+def plot_break_even(env_id: str, rows: Sequence[Row], threshold: float, path: Path, colors: Mapping[str, Any]) -> bool:
+    """Time to the threshold (training CPU + env steps x cost) against the env-step cost, one line per algorithm that
+    reached it; returns whether there was anything to plot."""
+    lines = {row.algo: time_to_threshold(row) for row in rows}
+    lines = {algo: v for algo, v in lines.items() if all(np.isfinite(x) for x in v)}
+    if not lines:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for algo, (steps, cpu) in sorted(lines.items()):
+        ax.plot(1000 * STEP_COSTS, (cpu + steps * STEP_COSTS) / 60.0, color=colors[algo], lw=2, label=algo)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("cost of one env step (ms)")
+    ax.set_ylabel(f"minutes to ≥ {threshold:g} (median CPU + steps x cost)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{env_id}: who reaches the threshold first, by env-step cost", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def _cpu(seconds: float) -> str:
     """CPU seconds as the tables show them: one decimal below 10 s, none above."""
     return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
@@ -654,6 +741,14 @@ def write_report(
         ]
         if log is not None:
             log(f"\n{env_id}\n\nat equal env steps\n\n{table}\n\nat equal CPU time\n\n{cpu_table}")
+        break_even = format_break_even(rows_by_env[env_id], threshold)
+        if break_even is not None and threshold is not None:
+            sections += ["", "Break-even env-step cost (who reaches the threshold first in wall-clock time):", "", break_even]
+            plot = f"{env_slug(env_id)}_break_even.png"
+            if plot_break_even(env_id, rows_by_env[env_id], threshold, root / plot, colors):
+                sections += ["", f"![time to threshold against env-step cost on {env_id}]({plot})"]
+            if log is not None:
+                log(f"\nbreak-even env-step cost\n\n{break_even}")
     problems = [f"- failed: {r.algo} on {r.env}, seed {r.seed}: {_last_line(r.error)}" for r in results.failed]
     problems += [
         f"- unfinished (interrupted?): {r.algo} on {r.env}, seed {r.seed}, last record at {r.steps[-1]} steps"

@@ -187,3 +187,24 @@ def median_steps(per_run: Sequence[float | None]) -> float:
     if not per_run:
         return float("nan")
     return float(np.median([np.inf if s is None else float(s) for s in per_run]))
+
+
+def break_even_cost(steps_a: float, cpu_a: float, steps_b: float, cpu_b: float) -> float | None:
+    """The env-step cost (seconds per env step) at which two agents reach a threshold at the same time.
+
+    With an env step that costs ``c`` seconds, an agent that needs ``S`` env steps and ``C`` CPU seconds of training to
+    reach the threshold gets there after ``C + S * c`` seconds. For two agents the times are equal at
+    ``c* = (C_a - C_b) / (S_b - S_a)``: above ``c*`` the one that needs fewer env steps is first, below it the one that
+    needs less compute. ``None`` when there is no such cost: one agent needs no more of either (it is first at every
+    cost; equal at every cost when both are equal), or either never reached the threshold (``inf``).
+
+    >>> break_even_cost(12_000, 480.0, 70_000, 350.0)  # fewer steps, more CPU: first above 2.2 ms per env step
+    0.0022413793103448275
+    >>> break_even_cost(12_000, 200.0, 70_000, 350.0) is None  # fewer steps and less CPU: first at every cost
+    True
+    """
+    values = (steps_a, cpu_a, steps_b, cpu_b)
+    if not all(np.isfinite(v) for v in values) or steps_a == steps_b:
+        return None
+    cost = (cpu_a - cpu_b) / (steps_b - steps_a)
+    return cost if cost > 0 else None

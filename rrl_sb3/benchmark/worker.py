@@ -28,6 +28,7 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 from rrl_sb3.benchmark.algorithms import build_model, make_env_pair
 from rrl_sb3.benchmark.hyperparams import prepare
 from rrl_sb3.benchmark.suite import RunSpec
+from rrl_sb3.common.precision import cpu_bf16_units, cpu_model
 
 #: Linux ``prctl`` option: the signal the kernel sends this process when its parent dies (``<linux/prctl.h>``).
 PR_SET_PDEATHSIG = 1
@@ -247,7 +248,8 @@ class RunResult:
 
 
 def environment_info(threads: int) -> dict[str, Any]:
-    """Where a run ran: host, cores, torch threads and the versions of the packages that decide its numbers."""
+    """Where a run ran: host, CPU model and its native bf16 units (runs compare only on the same CPU), cores, torch
+    threads and the versions of the packages that decide its numbers."""
     versions = {}
     for package in ("rrl-sb3", "torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib"):
         try:
@@ -258,6 +260,8 @@ def environment_info(threads: int) -> dict[str, Any]:
         "host": platform.node(),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "cpu_model": cpu_model(),
+        "cpu_bf16": cpu_bf16_units(),
         "cpu_count": os.cpu_count(),
         "torch_threads": threads,
         "versions": versions,

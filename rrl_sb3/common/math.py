@@ -115,17 +115,21 @@ class TwoHotBins(nn.Module):
         :return: probabilities of shape ``(..., num_bins)``; each row sums to 1 and has at most two
             non-zero entries, at neighbouring bins. No gradient flows to ``y``.
         """
+        below, weight_above = self._neighbours(y)
+        probs = th.zeros((*y.shape, self.num_bins), dtype=y.dtype, device=y.device)
+        probs.scatter_(-1, below.unsqueeze(-1), (1.0 - weight_above).unsqueeze(-1))
+        probs.scatter_add_(-1, (below + 1).unsqueeze(-1), weight_above.unsqueeze(-1))
+        return probs
+
+    def _neighbours(self, y: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """The index of the bin at or below each target (the last bin pairs with the one before it) and the weight of
+        the bin above it in the two-hot encoding."""
         y = y.detach()
         bins = self.bins.to(y.dtype)
         x = th.minimum(th.maximum(self._to_space(y), bins[0]), bins[-1])
-        # Index of the bin at or below x; the last bin pairs with the one before it.
         below = (th.searchsorted(bins, x.contiguous(), right=True) - 1).clamp(0, self.num_bins - 2)
-        above = below + 1
-        weight_above = ((x - bins[below]) / (bins[above] - bins[below])).clamp(0.0, 1.0)
-        probs = th.zeros((*y.shape, self.num_bins), dtype=y.dtype, device=y.device)
-        probs.scatter_(-1, below.unsqueeze(-1), (1.0 - weight_above).unsqueeze(-1))
-        probs.scatter_add_(-1, above.unsqueeze(-1), weight_above.unsqueeze(-1))
-        return probs
+        weight_above = ((x - bins[below]) / (bins[below + 1] - bins[below])).clamp(0.0, 1.0)
+        return below, weight_above
 
     def decode(self, logits: th.Tensor) -> th.Tensor:
         """Prediction of a two-hot head: the expected bin under ``softmax(logits)``, in the original scale.
@@ -160,7 +164,10 @@ class TwoHotBins(nn.Module):
                 f"expected logits of shape {(*target.shape, self.num_bins)}"
             )
         log_probs = th.log_softmax(logits, dim=-1)
-        return -(self.encode(target.to(log_probs.dtype)) * log_probs).sum(dim=-1)
+        # The two non-zero terms of the encoding's dot product, gathered: no dense (..., num_bins) target to build.
+        below, weight_above = self._neighbours(target.to(log_probs.dtype))
+        pair = log_probs.gather(-1, th.stack([below, below + 1], dim=-1))
+        return -((1.0 - weight_above) * pair[..., 0] + weight_above * pair[..., 1])
 
     def _check_logits(self, logits: th.Tensor) -> None:
         if logits.ndim == 0 or logits.shape[-1] != self.num_bins:

@@ -95,7 +95,7 @@ class Actor(nn.Module):
         self.net = mlp(feature_dim, action_dim if discrete else 2 * action_dim, hidden, layers)
 
     def forward(self, features: th.Tensor) -> ActionDist:
-        out = self.net(features)
+        out = self.net(features).float()  # the distribution in float32, also when the network computes in bf16
         if self.discrete:  # one categorical per variable (one variable for a Discrete space)
             parts = out.split(list(self.groups), dim=-1)
             probs = th.cat(
@@ -123,11 +123,11 @@ class Critic(nn.Module):
         self.bins = TwoHotBins(space=twohot_space)
 
     def forward(self, features: th.Tensor) -> th.Tensor:
-        """Logits over the bins."""
-        return self.net(features)
+        """Logits over the bins (float32, also when the network computes in bf16)."""
+        return self.net(features).float()
 
     def value(self, features: th.Tensor) -> th.Tensor:
-        return self.bins.decode(self.net(features))
+        return self.bins.decode(self(features))
 
 
 class Imagination(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,6 +15,7 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import update_learning_rate
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer
+from rrl_sb3.common.precision import PRECISIONS, autocast, compute_dtype, native_bf16
 from rrl_sb3.common.recurrent_algorithm import RecurrentOffPolicyAlgorithm
 from rrl_sb3.common.utils import (
     IN_UNIT_INTERVAL,
@@ -28,6 +30,7 @@ from rrl_sb3.common.utils import (
 )
 from rrl_sb3.dreamer.behavior import ActorGradient, BehaviorSettings, ReplayTargets, behavior_losses
 from rrl_sb3.dreamer.policies import DreamerPolicy
+from rrl_sb3.dreamer.world_model import Latent
 
 
 class Dreamer(RecurrentOffPolicyAlgorithm):
@@ -63,6 +66,12 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param sequence_length: steps per replayed sequence
     :param train_ratio: replayed steps per env step
     :param horizon: length of the imagined trajectories
+    :param imagine_starts: how many of each replayed sequence's posterior states imagination starts from (``None``:
+        all ``sequence_length`` of them). Imagination and the actor's and critic's passes cost in proportion to the
+        start states, and are most of an update: 8 of 32 makes an update about 2.5x cheaper
+    :param imagine_subset: which start states, when ``imagine_starts`` is set: ``"last"`` (the last ``imagine_starts``
+        rows of each sequence, whose posteriors have filtered the most history; DreamerV3's ``imag_last``) or
+        ``"random"`` (that many distinct rows of each sequence, drawn anew each update)
     :param gamma: discount factor
     :param lambda_: lambda of the TD(lambda) returns
     :param entropy_coef: weight of the actor's entropy bonus (on returns normalised to about [0, 1])
@@ -73,6 +82,11 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param replay_value_scale: weight of the critic's replay value loss: on the replayed posterior states, the
         lambda-returns of the real rewards, bootstrapped at each step with the imagined return (DreamerV3: 0.3);
         0 trains the critic on imagined trajectories only
+    :param precision: dtype of the matrix products of imagination and of the actor's and critic's passes (the big,
+        batched part of an update): ``"fp32"``, ``"bf16"`` (parameters, optimizer state, gradients, distributions and
+        losses stay float32, as in DreamerV3), or ``"auto"``: bf16 where the device runs it natively (CPUs with AMX or
+        AVX512-BF16, CUDA GPUs from Ampere on), float32 elsewhere. The world model's sequential filtering stays
+        float32: its small per-step batches run no faster in bf16
     :param max_grad_norm: gradient clipping norm of each of the three optimizers
     :param stats_window_size: episodes averaged for ``rollout/ep_rew_mean``
     :param tensorboard_log: tensorboard log directory
@@ -108,12 +122,15 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         sequence_length: int = 32,
         train_ratio: float = 32.0,
         horizon: int = 15,
+        imagine_starts: int | None = None,
+        imagine_subset: str = "last",
         gamma: float = 0.99,
         lambda_: float = 0.95,
         entropy_coef: float = 3e-4,
         actor_gradient: ActorGradient | str = "auto",
         slow_critic_tau: float = 0.02,
         replay_value_scale: float = 0.0,
+        precision: str = "fp32",
         max_grad_norm: float = 100.0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -171,11 +188,14 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         self.sequence_length = sequence_length
         self.train_ratio = train_ratio
         self.horizon = horizon
+        self.imagine_starts = imagine_starts
+        self.imagine_subset = imagine_subset
         self.lambda_ = lambda_
         self.entropy_coef = entropy_coef
         self.actor_gradient = actor_gradient
         self.slow_critic_tau = slow_critic_tau
         self.replay_value_scale = replay_value_scale
+        self.precision = precision
         self.max_grad_norm = max_grad_norm
         self.on_non_finite = on_non_finite
         self._check_hyperparameters()
@@ -201,8 +221,22 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             actor_learning_rate=POSITIVE,
             critic_learning_rate=POSITIVE,
             actor_gradient=one_of("auto", "reinforce", "dynamics"),
+            imagine_subset=one_of("last", "random"),
+            precision=one_of(*PRECISIONS),
         )
+        if self.imagine_starts is not None:
+            checks["imagine_starts"] = at_least(1)
         check_hyperparameters(self, checks)
+        if self.imagine_starts is not None and self.imagine_starts > self.sequence_length:
+            raise ValueError(
+                f"imagine_starts must be at most sequence_length={self.sequence_length} (or None: every row), "
+                f"got imagine_starts={self.imagine_starts!r}"
+            )
+        if self.imagine_starts is not None and self.imagine_starts < self.sequence_length and self.replay_value_scale > 0:
+            raise ValueError(
+                f"replay_value_scale={self.replay_value_scale!r} bootstraps every replayed row with its imagined return: "
+                f"it needs imagination from every row (imagine_starts=None), got imagine_starts={self.imagine_starts!r}"
+            )
         self._check_buffer_holds_a_sequence(self.sequence_length)
 
     def _setup_model(self) -> None:
@@ -213,6 +247,13 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             "critic_lr": self.critic_learning_rate,
         }
         super()._setup_model()
+        self._compute_dtype = compute_dtype(self.precision, self.device)
+        if self.precision == "bf16" and not native_bf16(self.device):
+            warnings.warn(
+                f"precision='bf16' on {self.device} without native bf16 units: bf16 is emulated there and slower than "
+                "float32; precision='auto' picks float32 on this device",
+                stacklevel=2,
+            )
         if self.actor_gradient == "auto":
             discrete = isinstance(self.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
             self.actor_gradient = "reinforce" if discrete else "dynamics"
@@ -282,8 +323,8 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         )
         self._optimize(policy.world_model, wm_losses.total, "world model")
 
-        # imagination starts from every replayed posterior state
-        start_continue = (1.0 - data.terminated).reshape(-1)
+        # imagination starts from the replayed posterior states (all of them, or imagine_starts per sequence)
+        start, start_continue = self._imagination_starts(posterior, 1.0 - data.terminated)
         settings = BehaviorSettings(
             self.horizon,
             self.gamma,
@@ -293,7 +334,8 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             replay_value_scale=self.replay_value_scale,
         )
         replay = ReplayTargets.from_batch(posterior.features, data) if self.replay_value_scale > 0 else None
-        losses = behavior_losses(policy, posterior.flatten(), start_continue, settings, replay)
+        with autocast(self.device, self._compute_dtype):
+            losses = behavior_losses(policy, start, start_continue, settings, replay)
         self._optimize(policy.actor, losses.actor, "actor", retain_graph=True)  # the critic's loss shares its pass
         self._optimize(policy.critic, losses.critic, "critic")
         with th.no_grad():
@@ -312,6 +354,22 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             "imagined_return": losses.returns.item(),
             "return_scale": losses.scale.item(),
         }
+
+    def _imagination_starts(self, posterior: Latent, continues: th.Tensor) -> tuple[Latent, th.Tensor]:
+        """The start states of imagination, flattened to ``(N, ...)``, and their ``1 - terminated`` ``(N,)``: every
+        replayed row, or ``imagine_starts`` rows of each sequence (the last ones, or distinct random ones)."""
+        batch, length = continues.shape
+        k = self.imagine_starts
+        if k is None or k >= length:
+            return posterior.flatten(), continues.reshape(-1)
+        if self.imagine_subset == "last":
+            return Latent(posterior.deter[:, -k:], posterior.stoch[:, -k:]).flatten(), continues[:, -k:].reshape(-1)
+        rows = th.rand(batch, length, device=continues.device).argsort(dim=1)[:, :k]  # k distinct rows per sequence
+
+        def pick(x: th.Tensor) -> th.Tensor:
+            return x.gather(1, rows.view(batch, k, *([1] * (x.ndim - 2))).expand(batch, k, *x.shape[2:]))
+
+        return Latent(pick(posterior.deter), pick(posterior.stoch)).flatten(), pick(continues).reshape(-1)
 
     def _optimize(self, module: th.nn.Module, loss: th.Tensor, name: str, retain_graph: bool = False) -> None:
         optimizer: th.optim.Optimizer = module.optimizer  # type: ignore[assignment]

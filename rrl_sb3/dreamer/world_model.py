@@ -316,7 +316,7 @@ class RSSM(nn.Module):
         return self.gru(self.img_in(th.cat([state.stoch, action], dim=-1)), state.deter)
 
     def prior(self, deter: th.Tensor) -> th.Tensor:
-        return self.prior_net(deter)
+        return self.prior_net(deter).float()  # distribution statistics in float32, also under bf16 compute
 
     def imagine_step(self, state: Latent, action: th.Tensor) -> Latent:
         """One step of the learned dynamics without an observation: ``z_t`` sampled from the prior."""
@@ -455,10 +455,10 @@ class WorldModel(nn.Module):
         return total
 
     def reward(self, features: th.Tensor) -> th.Tensor:
-        return self.bins.decode(self.reward_head(features))
+        return self.bins.decode(self.reward_head(features).float())
 
     def continue_prob(self, features: th.Tensor) -> th.Tensor:
-        return th.sigmoid(self.continue_head(features).squeeze(-1))
+        return th.sigmoid(self.continue_head(features).squeeze(-1).float())
 
     def loss(
         self,
