@@ -63,13 +63,11 @@ ZOO_ALGOS: dict[str, tuple[type, str]] = {
 
 
 #: rl-zoo3 ``--algo`` name -> the packaged settings file (``rrl_sb3/hyperparams/<stem>.yml``) that ``train`` reads
-#: without ``-conf``: always for our algorithms (rl-zoo3 has no file for them), and for rl-zoo3's own only when the
-#: file has an entry for the env id (otherwise rl-zoo3's own file, as without rrl_sb3).
+#: without ``-conf``: always for our algorithms (rl-zoo3 has no file for them; the stem is the benchmark name their
+#: search space also goes by), and for rl-zoo3's own only when the file has an entry for the env id (otherwise
+#: rl-zoo3's own file, as without rrl_sb3).
 ZOO_HYPERPARAMS: dict[str, str] = {
-    "dreamer": "dreamer",
-    "recurrent_sac": "recurrent_sac",
-    "reinforce": "reinforce_gru",
-    "ppo_gru": "recurrent_ppo_gru",
+    **{name: benchmark_name for name, (_, benchmark_name) in ZOO_ALGOS.items()},
     "ppo_lstm": "recurrent_ppo_lstm",
     "ppo": "ppo",
     "sac": "sac",

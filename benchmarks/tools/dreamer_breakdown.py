@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from stable_baselines3.common.vec_env import VecEnv
 import rrl_sb3.dreamer.dreamer as dreamer_module
 from rrl_sb3 import Dreamer
 from rrl_sb3.common.buffers import SequenceReplayBuffer
+from rrl_sb3.common.precision import cpu_bf16_units, cpu_model
 from rrl_sb3.dreamer.world_model import WorldModel
 
 CPU: dict[str, float] = defaultdict(float)
@@ -64,14 +63,7 @@ def instrument() -> None:
 
 
 def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor()
-    model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
-    bf16 = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]
-    return f"{model} (bf16: {', '.join(bf16) or 'none'})"
+    return f"{cpu_model()} (bf16: {', '.join(cpu_bf16_units()) or 'none'})"
 
 
 def main() -> None:

@@ -29,19 +29,20 @@ PRECISIONS = ("fp32", "bf16", "auto")
 _CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo_field(name: str) -> str | None:
+    """The value of the first ``name`` line of ``/proc/cpuinfo`` (Linux), ``None`` where it cannot be read."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+        return None
+    line = next((line for line in text.splitlines() if line.startswith(name)), "")
+    return line.partition(":")[2].strip()
 
 
 def cpu_bf16_units() -> list[str]:
     """The CPU's native bf16 instruction sets (``amx_bf16``, ``avx512_bf16``); empty where it has none or they cannot
     be read (non-Linux systems are asked through torch)."""
-    flags = _cpu_flags()
+    flags = set((_cpuinfo_field("flags") or "").split())
     if flags:
         return [flag for flag in _CPU_BF16_FLAGS if flag in flags]
     probes = (("amx_bf16", "_is_amx_tile_supported"), ("avx512_bf16", "_is_avx512_bf16_supported"))
@@ -50,12 +51,7 @@ def cpu_bf16_units() -> list[str]:
 
 def cpu_model() -> str:
     """The CPU's model name (``lscpu``'s "Model name"), or the platform's processor string."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    line = next((line for line in text.splitlines() if line.startswith("model name")), "")
-    return line.partition(":")[2].strip() or platform.processor() or platform.machine()
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def native_bf16(device: th.device) -> bool:
