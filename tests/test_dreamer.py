@@ -88,6 +88,7 @@ def test_deterministic_latent_of_deterministic_steps(latent: str, tmp_path) -> N
         (("CnnPolicy", "Pendulum-v1"), {}, ValueError, "CnnPolicy"),
         (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": 0}, ValueError, "imagine_starts=0"),
         (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": 9}, ValueError, "at most sequence_length=8.*imagine_starts=9"),
+        (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": "all"}, ValueError, "'auto', None or an integer.*='all'"),
         (("MlpPolicy", "Pendulum-v1"), {"imagine_subset": "first"}, ValueError, "imagine_subset='first'"),
         (
             ("MlpPolicy", "Pendulum-v1"),
@@ -293,6 +294,38 @@ def test_imagination_from_a_subset_of_each_sequence(subset: str, monkeypatch: py
         rows_seen.append(per_sequence)
     if subset == "random":
         assert rows_seen[0] != rows_seen[1] or rows_seen[1] != rows_seen[2]
+
+
+@pytest.mark.parametrize(
+    "kwargs, per_sequence",
+    [
+        ({}, 8),  # the default, "auto": the last 8 rows of longer sequences
+        ({"replay_value_scale": 0.3}, 12),  # every row: the replay value loss bootstraps each one
+        ({"sequence_length": 8}, 8),  # sequences of at most 8 rows: all of them
+        ({"imagine_starts": None}, 12),
+        ({"imagine_starts": 5}, 5),
+    ],
+)
+def test_imagine_starts_auto(kwargs: dict, per_sequence: int, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """``imagine_starts="auto"`` imagines from the last 8 states of each sequence, or from all of them where the
+    replay value loss needs them or the sequences are short; "auto" is what save/load keeps."""
+    model = tiny(short_pendulum(), **{"sequence_length": 12, **kwargs})
+    model.learn(60)
+    captured = _spy_update(model, monkeypatch)
+    batch, length = captured["posterior"].deter.shape[:2]
+    assert captured["start"].deter.shape[0] == batch * per_sequence
+    if per_sequence < length:  # the last rows
+        last = captured["posterior"].deter[:, -per_sequence:].reshape(-1, captured["posterior"].deter.shape[-1])
+        assert th.equal(captured["start"].deter, last)
+    model.save(tmp_path / "model")
+    assert Dreamer.load(tmp_path / "model").imagine_starts == kwargs.get("imagine_starts", "auto")
+
+
+def test_default_compute_settings() -> None:
+    """The defaults the compute screen chose (issue #26): train ratio 64, imagination from the last 8 of 32 rows."""
+    model = Dreamer("Pendulum-v1", _init_setup_model=False)
+    assert (model.train_ratio, model.imagine_starts, model.imagine_subset, model.sequence_length) == (64, "auto", "last", 32)
+    assert model._imagine_starts() == 8
 
 
 # --- defect 3: actor maximises returns with an entropy bonus of the right sign ------------------------------------

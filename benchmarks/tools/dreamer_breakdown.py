@@ -1,7 +1,7 @@
 """Where a Dreamer run's CPU goes: acting, env steps, storing, each part of the update, evaluation.
 
     python benchmarks/tools/dreamer_breakdown.py --env rrl_sb3/PendulumNoVel-v1 --steps 3000
-    python benchmarks/tools/dreamer_breakdown.py --env rrl_sb3/CartPoleNoVel-v1 --hyperparams '{"imagine_last": 8}'
+    python benchmarks/tools/dreamer_breakdown.py --env rrl_sb3/CartPoleNoVel-v1 --hyperparams '{"precision": "bf16"}'
 
 A short ``learn`` (``--steps`` env steps, the first ``--learning-starts`` of them random) on one torch thread, with
 every part timed in CPU seconds (``time.process_time``) by wrapping the methods that do it; then one evaluation of
