@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: setup demo compare test test-slow lint
+.PHONY: setup demo compare test test-slow lint docs
 
 setup: $(VENV)/.installed
 
@@ -35,3 +35,7 @@ test-slow: setup
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The documentation site (warnings are errors; nothing is downloaded): docs/_build/html/index.html.
+docs: setup
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

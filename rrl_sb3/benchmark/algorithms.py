@@ -82,6 +82,7 @@ class AlgoSpec:
 #: every action space SB3 algorithms take (ours test each: tests/test_contract.py)
 ALL_ACTION_SPACES = ("Box", "Discrete", "MultiDiscrete", "MultiBinary")
 
+#: The algorithms ``rrl-bench`` knows without registration: ours, sb3-contrib's RecurrentPPO and memoryless baselines
 BUILTIN_ALGORITHMS = (
     AlgoSpec(
         "dreamer",

@@ -19,6 +19,7 @@ from rrl_sb3.benchmark.store import ResultStore
 from rrl_sb3.benchmark.suite import RunSpec, Suite
 from rrl_sb3.benchmark.worker import RunResult, execute_run, exit_with_parent
 
+#: Where the runs of a suite go: a local process pool or Ray tasks
 BACKENDS = ("local", "ray")
 RAY_INSTALL_HINT = 'pip install "rrl-sb3[ray]"  (or: pip install "ray[default]>=2.9")'
 
@@ -43,7 +44,14 @@ def default_results_dir(suite: Suite) -> Path:
 
 @dataclass
 class SuiteOutcome:
-    """What :func:`run_suite` did."""
+    """What :func:`run_suite` did.
+
+    :param results_dir: the results directory
+    :param finished: the runs that finished in this call
+    :param failed: the runs that failed in this call (each with its traceback)
+    :param already_finished: runs found finished in the results directory and not run again
+    :param unsupported: algorithm/env pairs left out because the algorithm cannot act in the env
+    """
 
     results_dir: Path
     finished: list[RunResult] = field(default_factory=list)

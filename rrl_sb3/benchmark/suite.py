@@ -122,7 +122,12 @@ class AlgoEntry:
 
 @dataclass(frozen=True)
 class EnvEntry:
-    """One environment of a suite: a Gymnasium id and optionally its budget and CPU budget (training CPU seconds)."""
+    """One environment of a suite: a Gymnasium id and optionally its budget and CPU budget (training CPU seconds).
+
+    :param id: Gymnasium env id
+    :param n_timesteps: budget of its runs, over the suite's (``None``: the suite's)
+    :param cpu_seconds: CPU budget of its runs (training CPU seconds), over the suite's (``None``: the suite's)
+    """
 
     id: str
     n_timesteps: int | None = None
@@ -133,7 +138,17 @@ class EnvEntry:
 class RunSpec:
     """One run, fully resolved: everything a worker needs, picklable, and its JSON config.
 
-    ``cpu_seconds`` (``None``: no CPU budget) stops the run once its training CPU time reaches it.
+    :param label: name of the run's algorithm entry in results and tables
+    :param algo: the registered algorithm
+    :param env_id: Gymnasium env id
+    :param seed: training seed (the evaluation env is seeded ``1000 + seed``)
+    :param n_timesteps: budget in env steps
+    :param eval_freq: env steps between evaluations
+    :param n_eval_episodes: deterministic episodes per periodic evaluation
+    :param hyperparams: the algorithm's resolved settings (hyperparameter file and overrides)
+    :param device: torch device of the model
+    :param final_n_eval_episodes: deterministic episodes of the final evaluation
+    :param cpu_seconds: CPU budget (``None``: none): the run stops once its training CPU time reaches it
     """
 
     label: str

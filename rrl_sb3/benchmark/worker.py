@@ -228,8 +228,16 @@ class EvalRecorder(BaseCallback):
 class RunResult:
     """What a run produced: its records, and how it ended (``"finished"`` or ``"failed"`` with the traceback).
 
-    ``stopped_on`` says what ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its budgets), or
-    ``"should_stop"`` (a tuning trial stopped by its pruner: no final evaluation).
+    :param run: the run
+    :param status: ``"finished"`` or ``"failed"``
+    :param records: one record per evaluation (the lines of the run's ``seed_<s>.jsonl``)
+    :param error: the traceback of a failed run
+    :param train_seconds: training wall-clock seconds (evaluations excluded)
+    :param eval_seconds: wall-clock seconds spent evaluating
+    :param total_seconds: wall-clock seconds of the whole run
+    :param info: where the run ran: host, CPU model and its bf16 units, cores, torch threads, package versions
+    :param stopped_on: what ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its budgets), or
+        ``"should_stop"`` (a tuning trial stopped by its pruner: no final evaluation)
     """
 
     run: RunSpec

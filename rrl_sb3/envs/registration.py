@@ -19,6 +19,7 @@ from rrl_sb3.envs import minigrid
 from rrl_sb3.wrappers import FlickerObservation, MaskVelocity, ObservationNoise
 from rrl_sb3.wrappers.masking import supported_velocity_ids
 
+#: Gymnasium namespace of the registered ids (``rrl_sb3/<Name>``)
 NAMESPACE = "rrl_sb3"
 
 
