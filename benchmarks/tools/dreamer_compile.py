@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import torch as th
+from dreamer_update import build  # the sibling tool's prefilled model (this script's folder is on sys.path)
 
 from rrl_sb3 import Dreamer
 from rrl_sb3.dreamer import behavior
@@ -48,8 +49,7 @@ def main() -> None:
     parser.add_argument("--hyperparams", default="{}", help="Dreamer keyword arguments as JSON (on top of the defaults)")
     args = parser.parse_args()
     th.set_num_threads(1)
-    model = Dreamer(args.env, seed=0, learning_starts=args.prefill, precision=args.precision, **json.loads(args.hyperparams))
-    model.learn(args.prefill)  # random actions only: no update before learning_starts
+    model = build(args.env, args.prefill, 0, {"precision": args.precision, **json.loads(args.hyperparams)})
     if args.mode == "modules":
         compile_modules(model)
     elif args.mode == "imagination":

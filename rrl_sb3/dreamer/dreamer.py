@@ -34,6 +34,9 @@ from rrl_sb3.dreamer.behavior import ActorGradient, BehaviorSettings, ReplayTarg
 from rrl_sb3.dreamer.policies import DreamerPolicy
 from rrl_sb3.dreamer.world_model import Latent
 
+#: start states per replayed sequence of ``imagine_starts="auto"`` (issue #26's screen: 8 of 32)
+AUTO_IMAGINE_STARTS = 8
+
 
 class Dreamer(RecurrentOffPolicyAlgorithm):
     """Dreamer (DreamerV3-style, on a GRU recurrent state-space model).
@@ -238,7 +241,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         )
         check_hyperparameters(self, checks)
         starts = self._imagine_starts()
-        if self.imagine_starts != "auto" and starts is not None and starts > self.sequence_length:
+        if starts is not None and starts > self.sequence_length:
             raise ValueError(
                 f"imagine_starts must be at most sequence_length={self.sequence_length} (or None: every row; or 'auto'), "
                 f"got imagine_starts={self.imagine_starts!r}"
@@ -253,7 +256,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     def _imagine_starts(self) -> int | None:
         """The number of start states per replayed sequence that ``imagine_starts`` means (``None``: every row)."""
         if self.imagine_starts == "auto":
-            return None if self.replay_value_scale > 0 or self.sequence_length <= 8 else 8
+            return None if self.replay_value_scale > 0 else min(AUTO_IMAGINE_STARTS, self.sequence_length)
         return self.imagine_starts  # type: ignore[return-value]
 
     def _setup_model(self) -> None:
