@@ -32,9 +32,9 @@ or::
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sb3_contrib import RecurrentPPO
 
@@ -102,7 +102,19 @@ def _with_default_conf(args: list[str]) -> list[str]:
     return args if path is None else [*args, "-conf", str(path)]
 
 
-def zoo_sampler(space: str) -> Callable[[Any, int, int, dict], dict[str, Any]]:
+class ZooSampler(Protocol):
+    """rl-zoo3's sampler signature (its ``HYPERPARAMS_SAMPLER`` values)."""
+
+    def __call__(self, trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]: ...
+
+
+class ZooConverter(Protocol):
+    """rl-zoo3's converter signature (its ``HYPERPARAMS_CONVERTER`` values)."""
+
+    def __call__(self, sampled_params: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def zoo_sampler(space: str) -> ZooSampler:
     """The search space ``space`` with rl-zoo3's sampler signature ``(trial, n_actions, n_envs, additional_args)``."""
     from rrl_sb3.benchmark.search_spaces import SEARCH_SPACES
 
@@ -115,17 +127,17 @@ def zoo_sampler(space: str) -> Callable[[Any, int, int, dict], dict[str, Any]]:
     return sampler
 
 
-def zoo_converter(space: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+def zoo_converter(space: str) -> ZooConverter:
     """A study's parameters -> the settings they stand for (rl-zoo3's ``HYPERPARAMS_CONVERTER``, used when it trains
     from a stored study's best trial): the search space replayed on those parameters."""
     from rrl_sb3.benchmark.search_spaces import SEARCH_SPACES
 
     sample = SEARCH_SPACES[space]
 
-    def converter(params: Mapping[str, Any]) -> dict[str, Any]:
+    def converter(sampled_params: Mapping[str, Any]) -> dict[str, Any]:
         import optuna
 
-        return sample(optuna.trial.FixedTrial(dict(params)), {"n_envs": sys.maxsize})  # batch sizes as drawn
+        return sample(optuna.trial.FixedTrial(dict(sampled_params)), {"n_envs": sys.maxsize})  # batch sizes as drawn
 
     return converter
 

@@ -47,6 +47,7 @@ from rrl_sb3.benchmark.report import (
     RunData,
     format_break_even,
     format_cpu_table,
+    format_holding,
     format_overview,
     format_table,
     summarize,
@@ -979,3 +980,22 @@ def test_the_tuned_entry_is_the_studys_best_trial() -> None:
     tuned = next(entry for entry in suite.algos if entry.name == "recurrent_sac_tuned")
     assert tuned.hyperparams == {k: v for k, v in best.items() if k not in ("policy", "n_timesteps")}
     assert suite.n_timesteps == best["n_timesteps"] and 0 not in suite.seeds  # seed 0 picked the winner
+
+
+def test_report_says_how_each_seed_holds_the_threshold(tmp_path: Path) -> None:
+    """Share of evaluations at or above the threshold from each seed's first success to its end (issue #27's metric)."""
+    _write_finished_run(tmp_path, "dreamer", "Pendulum-v1", 0, [-900.0, -150.0, -300.0, -150.0, -190.0])  # 3 of 4
+    _write_finished_run(tmp_path, "dreamer", "Pendulum-v1", 1, [-900.0, -900.0, -900.0])  # never: counts as 0
+    _write_finished_run(tmp_path, "dreamer", "Pendulum-v1", 2, [-150.0, -150.0])  # held
+    text = write_report(tmp_path, n_resamples=100, log=None).read_text()
+    assert "| dreamer | 0.75 / never / 1.00 | 0.75 | 1/3 |" in text
+    rows = summarize(load_results(tmp_path).finished, None, n_resamples=100)
+    assert format_holding(rows, None) is None
+
+
+def test_plan_finds_one_run_or_names_the_runs_it_has() -> None:
+    plan = tiny_suite().plan()
+    run = plan.find("recurrent_ppo_gru", CARTPOLE, 1)
+    assert (run.label, run.env_id, run.seed) == ("recurrent_ppo_gru", CARTPOLE, 1)
+    with pytest.raises(ConfigError, match=r"no run label='dreamer'.*seeds \[0, 1\]"):
+        plan.find("dreamer", CARTPOLE, 0)

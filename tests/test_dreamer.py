@@ -90,6 +90,9 @@ def test_deterministic_latent_of_deterministic_steps(latent: str, tmp_path) -> N
         (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": 9}, ValueError, "at most sequence_length=8.*imagine_starts=9"),
         (("MlpPolicy", "Pendulum-v1"), {"imagine_starts": "all"}, ValueError, "'auto', None or an integer.*='all'"),
         (("MlpPolicy", "Pendulum-v1"), {"imagine_subset": "first"}, ValueError, "imagine_subset='first'"),
+        (("MlpPolicy", "Pendulum-v1"), {"continue_scale": -1.0}, ValueError, "continue_scale=-1.0"),
+        (("MlpPolicy", "Pendulum-v1"), {"terminal_share": 1.5}, ValueError, "terminal_share=1.5"),
+        (("MlpPolicy", "Pendulum-v1"), {"continue_loss": "sum"}, ValueError, "continue_loss='sum'"),
         (
             ("MlpPolicy", "Pendulum-v1"),
             {"imagine_starts": 4, "replay_value_scale": 0.3},
@@ -329,6 +332,57 @@ def test_default_compute_settings() -> None:
 
 
 # --- defect 3: actor maximises returns with an entropy bonus of the right sign ------------------------------------
+
+
+def test_continue_scale_and_terminal_share(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    model = tiny("CartPole-v1", continue_scale=5.0, terminal_share=0.5)
+    shares = []
+    sample = model.replay_buffer.sample
+
+    def spy(*args, **kwargs):
+        shares.append(kwargs["terminal_share"])
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(model.replay_buffer, "sample", spy)
+    model.learn(200)
+    assert shares and set(shares) == {0.5}  # every update's batch keeps half its sequences ending at a termination
+    data = sample(4, 8, terminal_share=0.5)
+    assert (data.terminated[2:, -1] == 1).all()
+    world_model = model.policy.world_model
+    losses = {}
+    for scale in (1.0, 5.0):
+        th.manual_seed(0)  # the same sampled latents for both
+        losses[scale], _ = world_model.loss(
+            data.observations,
+            model.policy.model_action(data.prev_actions),
+            data.rewards,
+            data.terminated,
+            data.is_first,
+            scale,
+        )
+    assert losses[1.0].continuation > 0
+    assert th.allclose(losses[5.0].total, losses[1.0].total + 4.0 * losses[1.0].continuation)
+    # balanced: the terminal rows and the others weigh half each
+    th.manual_seed(0)
+    balanced, posterior = world_model.loss(
+        data.observations,
+        model.policy.model_action(data.prev_actions),
+        data.rewards,
+        data.terminated,
+        data.is_first,
+        1.0,
+        True,
+    )
+    per_row = th.nn.functional.binary_cross_entropy_with_logits(
+        world_model.continue_head(posterior.features).squeeze(-1), 1.0 - data.terminated, reduction="none"
+    )
+    ended = data.terminated > 0.5
+    assert ended.any() and (~ended).any()
+    assert th.allclose(balanced.continuation, 0.5 * per_row[ended].mean() + 0.5 * per_row[~ended].mean())
+    model.continue_loss = "balanced"
+    model.save(tmp_path / "model")
+    loaded = Dreamer.load(tmp_path / "model")
+    assert (loaded.continue_scale, loaded.terminal_share, loaded.continue_loss) == (5.0, 0.5, "balanced")
 
 
 @pytest.mark.parametrize("gradient", ["reinforce", "dynamics"])

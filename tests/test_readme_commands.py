@@ -1,10 +1,11 @@
-"""Every shell command the README shows runs: from the clone with tiny budgets, and from a wheel installed in a clean
-venv, outside the repository, as a pip user runs them.
+"""Every shell command the README shows is checked, and what a pip user runs from the README runs from a wheel
+installed in a clean venv, outside the repository.
 
-:data:`COMMANDS` lists each command of the README's ``bash`` blocks with how it is checked: :class:`Tiny` runs it here
-with its budgets shrunk (the replacements keep every other flag), :class:`Elsewhere` names the test or CI step that runs
-it. A command added to the README without an entry fails :func:`test_every_readme_command_is_listed`, and an entry
-whose command left the README fails it too, so the list and the README cannot drift apart.
+:data:`COMMANDS` lists each command of the README's ``bash`` blocks with how it is checked: :class:`Elsewhere` names
+the test or CI step that runs it; :class:`Tiny` (a command run with its budgets shrunk, the replacements keeping every
+other flag) is how tests/test_docs_examples.py lists the docs' ``rrl-bench`` and rl-zoo3 commands, which the README
+left to the docs. A command added to the README without an entry fails :func:`test_every_readme_command_is_listed`,
+and an entry whose command left the README fails it too, so the list and the README cannot drift apart.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ README = ROOT / "README.md"
 
 @dataclass(frozen=True)
 class Tiny:
-    """Run the command in ``group``'s test, in README order, with ``replace`` applied (budgets shrunk, outputs kept
+    """Run the command in ``group``'s test, in page order, with ``replace`` applied (budgets shrunk, outputs kept
     in a temporary folder)."""
 
     group: str
@@ -46,44 +47,15 @@ ZOO_TINY = " -n 300 --eval-freq -1 --seed 0"
 BENCH_TINY = " --eval-freq 150 --workers 2 --quiet"
 
 COMMANDS: dict[str, Tiny | Elsewhere] = {
-    "make compare": Elsewhere("test_the_make_targets_run_what_is_tested (its rrl-bench command, below, runs here)"),
-    "pip install torch": Elsewhere("test_wheel_outside_the_repository (torch first, then the wheel with an extra)"),
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu": Elsewhere(
+        "test_wheel_outside_the_repository (this venv's torch first, then the wheel with an extra); "
+        ".ci/run (make setup installs $(TORCH), torch==2.13.0, from the machine's package index: PyTorch's index is "
+        "not reachable from CI)"
+    ),
     'pip install -e ".[all]"': Elsewhere(".ci/run (make setup installs the clone this way)"),
-    "make demo": Elsewhere("test_the_make_targets_run_what_is_tested (tests/test_examples.py runs its script)"),
+    "make compare": Elsewhere("test_the_make_targets_run_what_is_tested (its rrl-bench command, below, runs here)"),
     "make test": Elsewhere(".ci/run"),
-    "rrl-bench run benchmarks/suites/pomdp.yml --results benchmarks/results/pomdp": Tiny(
-        "bench",
-        (
-            ("--results benchmarks/results/pomdp", "--results pomdp"),
-            ("pomdp.yml", "pomdp.yml --algos ppo dreamer --envs rrl_sb3/CartPoleNoVel-v1 --seeds 0 --steps 300" + BENCH_TINY),
-        ),
-    ),
-    "rrl-bench run --algos dreamer recurrent_ppo_gru --envs rrl_sb3/CartPoleNoVel-v1 --seeds 0 1 --steps 30000": Tiny(
-        "bench", (("--seeds 0 1 --steps 30000", "--seeds 0 --steps 300 --results runs/benchmark/suite" + BENCH_TINY),)
-    ),
-    "rrl-bench run SUITE.yml --backend ray --ray-address HOST:6379": Elsewhere(
-        "tests/test_benchmark.py::test_ray_backend_runs_a_tiny_suite (slow: a local Ray instance; no cluster here)"
-    ),
-    "rrl-bench report runs/benchmark/suite": Tiny("bench"),
-    "rrl-bench list": Tiny("bench"),
-    "rrl-bench tune --algo recurrent_sac --env rrl_sb3/PendulumNoVel-v1 --trials 20 --budget 20000 --results runs/tune/sac": Tiny(  # noqa: E501
-        "tune", (("--trials 20 --budget 20000", "--trials 1 --budget 300 --eval-freq 150"),)
-    ),
-    "rrl-bench tune ... --backend ray --ray-address HOST:6379 --storage postgresql://...": Elsewhere(
-        "tests/test_tune.py::test_tiny_study_on_a_local_ray_instance (slow: a local Ray instance; no cluster or database)"
-    ),
-    "rrl-bench run --algos recurrent_sac --envs rrl_sb3/PendulumNoVel-v1 --hyperparams runs/tune/sac/best --seeds 1 2 3": Tiny(
-        "tune", (("--seeds 1 2 3", "--seeds 1 --steps 300" + BENCH_TINY),)
-    ),
-    "python -m rrl_sb3.zoo train --algo dreamer --env rrl_sb3/PendulumNoVel-v1 -f logs/": Tiny(
-        "zoo", (("-f logs/", "-f logs/" + ZOO_TINY + DREAMER_TINY),)
-    ),
-    "python -m rrl_sb3.zoo enjoy --algo dreamer --env rrl_sb3/PendulumNoVel-v1 -f logs/ -n 1000 --no-render": Tiny(
-        "zoo", (("-n 1000", "-n 400"),)
-    ),
-    "python -m rrl_sb3.zoo train --algo dreamer --env rrl_sb3/PendulumNoVel-v1 -optimize --n-trials 20 --n-jobs 1": Elsewhere(
-        "tests/test_zoo.py::test_rl_zoo3_train_optimizes_dreamer (2 trials of a tiny Dreamer)"
-    ),
+    "make docs": Elsewhere(".ci/run (it runs tests/test_docs_examples.py too)"),
 }
 
 
@@ -109,11 +81,9 @@ def clone_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
-def tiny(command: str) -> str:
-    """The README command as this file runs it from the clone: its replacements, the suite files read from the clone,
-    and this interpreter (with its ``rrl-bench``)."""
-    entry = COMMANDS[command]
-    assert isinstance(entry, Tiny)
+def tiny(command: str, entry: Tiny) -> str:
+    """A :class:`Tiny` command as the tests run it from the clone: its replacements, the suite files read from the
+    clone, and this interpreter (with its ``rrl-bench``)."""
     for old, new in entry.replace:
         assert old in command, f"stale replacement {old!r} for {command!r}"
         command = command.replace(old, new)
@@ -123,15 +93,21 @@ def tiny(command: str) -> str:
     return re.sub(r"^python\b", shlex.quote(sys.executable), command)
 
 
-def group(name: str) -> list[str]:
-    listed = readme_commands(README.read_text())
-    return [c for c in listed if isinstance(COMMANDS.get(c), Tiny) and COMMANDS[c].group == name]
+def readme_quickstart(steps: int = 256) -> str:
+    """The README's quickstart (the first ``python`` block after ``## Quickstart``), its budgets cut to ``steps``."""
+    block = README.read_text().split("## Quickstart", 1)[1]
+    code = re.search(r"```python\n(.*?)```", block, re.DOTALL).group(1)
+    assert ".learn(10_000)" in code, "the quickstart's budgets changed: update this replacement"
+    return code.replace(".learn(10_000)", f".learn({steps})")
 
 
 def test_every_readme_command_is_listed() -> None:
     listed = readme_commands(README.read_text())
     assert sorted(set(listed) - set(COMMANDS)) == [], "README commands without an entry in COMMANDS"
     assert sorted(set(COMMANDS) - set(listed)) == [], "COMMANDS entries that are no longer in the README"
+    # No test here runs a Tiny README command: one that comes back needs one, like test_docs_commands_run in
+    # tests/test_docs_examples.py.
+    assert [c for c, e in COMMANDS.items() if isinstance(e, Tiny)] == [], "Tiny README commands that no test runs"
 
 
 def test_the_make_targets_run_what_is_tested() -> None:
@@ -147,20 +123,6 @@ def test_the_quick_comparison_suite_runs(tmp_path: Path) -> None:
     bench = shlex.quote(str(Path(sys.executable).parent / "rrl-bench"))
     out = run(f"{bench} run {suite} --results compare --seeds 0 --steps 300{BENCH_TINY}", tmp_path, clone_env())
     assert "rrl_sb3-PendulumNoVel-v1" in out and (tmp_path / "compare" / "report.md").is_file()
-
-
-@pytest.mark.parametrize("name", ["bench", "tune", "zoo"])
-def test_readme_commands_run(name: str, tmp_path: Path) -> None:
-    commands = group(name)
-    assert commands, f"no README command in group {name!r}"
-    outputs = [run(tiny(command), tmp_path, clone_env()) for command in commands]
-    if name == "bench":
-        assert (tmp_path / "runs" / "benchmark" / "suite" / "report.md").is_file() and "dreamer" in outputs[-1]
-    if name == "tune":
-        assert (tmp_path / "runs" / "tune" / "sac" / "best" / "recurrent_sac.yml").is_file()
-        assert (tmp_path / "runs" / "benchmark" / "suite" / "recurrent_sac" / "rrl_sb3-PendulumNoVel-v1").is_dir()
-    if name == "zoo":
-        assert "2 Episodes" in outputs[-1]  # 400 steps of Pendulum: two 200-step episodes
 
 
 @pytest.mark.parametrize(
@@ -182,7 +144,8 @@ def test_zoo_train_then_enjoy(algo: str, env_id: str, params: str, tmp_path: Pat
 
 def test_wheel_outside_the_repository(tmp_path: Path) -> None:
     """A pip user's path: torch, then the wheel with the benchmark extra, into a new venv; run from a folder outside
-    the clone, where no ``benchmarks/`` exists: the packaged settings, rl-zoo3's train and enjoy, and ``rrl-bench``."""
+    the clone, where no ``benchmarks/`` exists: the README's quickstart, then the packaged settings through rl-zoo3's
+    train and enjoy (docs/guide/tuning.md) and ``rrl-bench run`` and ``list`` (docs/guide/benchmarking.md)."""
     import torch
 
     run(
@@ -200,6 +163,8 @@ def test_wheel_outside_the_repository(tmp_path: Path) -> None:
     env.update(OMP_NUM_THREADS="1", PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     where = run("python -c 'import rrl_sb3; print(rrl_sb3.__file__)'", user, env)
     assert where.startswith(str(venv)), where
+    (user / "quickstart.py").write_text(readme_quickstart())
+    run("python quickstart.py", user, env)
     run(
         f"python -m rrl_sb3.zoo train --algo dreamer --env rrl_sb3/PendulumNoVel-v1 -f logs{ZOO_TINY}{DREAMER_TINY}", user, env
     )

@@ -197,6 +197,41 @@ def test_chunks_never_mix_envs_nor_straddle_the_write_position():
         check_chunks(stream(buffer, env))
 
 
+@pytest.mark.parametrize("terminal_share", [0.25, 1.0])
+def test_terminal_share_keeps_terminations_in_every_batch(terminal_share: float) -> None:
+    venv = counter_vec_env(3)
+    buffer = make_buffer(venv, buffer_size=3 * 23)
+    reserved = round(terminal_share * 8)
+    checked = 0
+
+    def sample_and_check(step: int) -> None:
+        nonlocal checked
+        if buffer.n_stored.max() < 7:
+            return
+        samples = buffer.sample(8, 7, terminal_share=terminal_share)
+        check_chunks(samples)  # one env's consecutive rows, never across the write position, while streams wrap
+        ends = samples.terminated.numpy()[:, -1]
+        any_terminal = buffer._terminal_starts(7, (buffer.pos - buffer.n_stored) % buffer.capacity) is not None
+        assert ends[8 - reserved :].all() if any_terminal else True
+        checked += any_terminal
+
+    collect(venv, buffer, n_steps=150, callback=sample_and_check)
+    assert checked > 100
+
+
+def test_terminal_share_zero_is_the_uniform_sampler_and_bad_values_fail() -> None:
+    venv = counter_vec_env(2)
+    a, b = make_buffer(venv, buffer_size=200), make_buffer(venv, buffer_size=200)
+    collect(venv, a, n_steps=60)
+    collect(counter_vec_env(2), b, n_steps=60)
+    assert th.equal(a.sample(16, 5).observations, b.sample(16, 5, terminal_share=0.0).observations)
+    with pytest.raises(ValueError, match=r"terminal_share=1\.5"):
+        a.sample(4, 5, terminal_share=1.5)
+    fresh = make_buffer(counter_vec_env(1), buffer_size=50)
+    collect(counter_vec_env(1), fresh, n_steps=2)  # CounterEnv 0 ends its first episode (terminated) after 3 steps
+    assert fresh.sample(4, 2, terminal_share=0.5).terminated.shape == (4, 2)  # no termination yet: uniform chunks
+
+
 def test_chunk_starts_are_uniform_over_valid_windows():
     venv = counter_vec_env(3)
     buffer = make_buffer(venv, buffer_size=3 * 30)

@@ -48,3 +48,25 @@ def test_breakdown_prints_every_part(tmp_path: Path) -> None:
         "training (total, evaluation excluded)",
     ):
         assert part in result.stdout, result.stdout
+
+
+def test_continue_diagnostics_tool_records_and_plots(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yml"
+    hyperparams = {**json.loads(TINY), "learning_starts": 100}
+    suite.write_text(
+        "name: tiny\nseeds: [0]\nn_timesteps: 400\neval_freq: 200\nn_eval_episodes: 2\nfinal_n_eval_episodes: 2\n"
+        f"algos:\n  - algo: dreamer\n    hyperparams: {json.dumps(hyperparams)}\nenvs:\n  - rrl_sb3/CartPoleNoVel-v1\n"
+    )
+    results = tmp_path / "results"
+    args = [str(suite), "--label", "dreamer", "--env", "rrl_sb3/CartPoleNoVel-v1", "--seed", "0", "--results", str(results)]
+    run = run_tool(str(TOOLS / "dreamer_continue.py"), *args, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = [json.loads(line) for line in (results / "dreamer" / "rrl_sb3-CartPoleNoVel-v1" / "seed_0.jsonl").open()]
+    assert [r["env_steps"] for r in records] == [200, 400]
+    for record in records:
+        assert sum(record["eval_ends"].values()) == 2  # how each evaluation episode ended
+        assert 0 < record["continue"]["terminal_share"] < 1
+        assert all(name.startswith(("end: ", "near ", "inside")) for name in record["continue"]["groups"])
+    plot = run_tool(str(TOOLS / "dreamer_continue.py"), "--plot", str(results), cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr[-2000:]
+    assert (results / "continue_diagnostics.png").stat().st_size > 0

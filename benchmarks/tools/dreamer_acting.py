@@ -57,14 +57,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--results", required=True)
     args = parser.parse_args()
-    runs = [
-        run
-        for run in Suite.from_file(args.suite).plan().runs
-        if (run.label, run.env_id, run.seed) == (args.label, args.env, args.seed)
-    ]
-    if len(runs) != 1:
-        raise SystemExit(f"no run {args.label} {args.env} seed {args.seed} in {args.suite}")
-    result = execute_run(runs[0], threads=1, recorder_class=ActingModesRecorder)
+    run = Suite.from_file(args.suite).plan().find(args.label, args.env, args.seed)
+    result = execute_run(run, threads=1, recorder_class=ActingModesRecorder)
     ResultStore(args.results).save(result)
     print(result.status, result.error or "")
 

@@ -18,11 +18,12 @@ Needs the ``benchmark`` extra (matplotlib, scipy, pyyaml) and, for the Ray backe
 from rrl_sb3.benchmark import _requirements  # noqa: F401  (first: a clear error without the benchmark extra)
 from rrl_sb3.benchmark.algorithms import ALGORITHMS, BUILTIN_ALGORITHMS, AlgoSpec, get_algorithm, register_algorithm
 from rrl_sb3.benchmark.errors import ConfigError
+from rrl_sb3.benchmark.records import RunResult, RunSpec
 from rrl_sb3.benchmark.report import THRESHOLDS, load_results, threshold_for, write_report
 from rrl_sb3.benchmark.runner import BACKENDS, SuiteOutcome, run_suite
 from rrl_sb3.benchmark.stats import iqm, iqm_interval, reaches, steps_to_threshold
-from rrl_sb3.benchmark.suite import AlgoEntry, EnvEntry, RunSpec, Suite
-from rrl_sb3.benchmark.worker import EvalRecorder, RunResult, execute_run
+from rrl_sb3.benchmark.suite import AlgoEntry, EnvEntry, Suite
+from rrl_sb3.benchmark.worker import EvalRecorder, execute_run
 
 __all__ = [
     "ALGORITHMS",

@@ -268,7 +268,7 @@ def model_arguments(spec: AlgoSpec, prepared: Prepared, where: str) -> tuple[typ
     check_kwargs(cls, kwargs, where)
     check_values(kwargs, where)
     check_booleans(cls.__init__, kwargs, where)
-    policy_class = cls.policy_aliases.get(policy) if isinstance(policy, str) else policy  # type: ignore[attr-defined]
+    policy_class: type[Any] | None = cls.policy_aliases.get(policy) if isinstance(policy, str) else policy
     if isinstance(policy_class, type) and prepared.policy_kwargs:
         check_booleans(policy_class.__init__, prepared.policy_kwargs, where, "policy_kwargs: ")
     kwargs.setdefault("verbose", 0)  # the runner prints its own line per evaluation

@@ -24,7 +24,7 @@ from rrl_sb3.benchmark.algorithms import ALGORITHMS
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.report import write_report
 from rrl_sb3.benchmark.runner import BACKENDS, default_results_dir, run_suite
-from rrl_sb3.benchmark.suite import Suite
+from rrl_sb3.benchmark.suite import AlgoEntry, EnvEntry, Suite
 from rrl_sb3.benchmark.tune import PRUNERS, tune
 
 
@@ -161,19 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def suite_from_args(args: argparse.Namespace) -> Suite:
     """The suite of a ``run`` command: the file's, with the flags given on top; or the flags' alone."""
-    algos, envs = _names(args.algos), _names(args.envs)
+    algo_names, env_names = _names(args.algos), _names(args.envs)
+    algos: Sequence[AlgoEntry | str] | None = algo_names
+    envs: Sequence[EnvEntry | str] | None = env_names
     if args.suite is None:
         missing = [flag for flag, value in (("--algos", algos), ("--envs", envs)) if not value]
         if missing:
             raise ConfigError(f"without a suite file, give {' and '.join(missing)}")
-        suite = Suite(algos=algos, envs=envs, name=args.name or "suite")  # type: ignore[arg-type]
+        suite = Suite(algos=algos or [], envs=envs or [], name=args.name or "suite")
     else:
         suite = Suite.from_file(args.suite)
         # the flags pick from the file's entries, which keep their own budgets and settings; other names are added
-        if algos:
-            algos = [next((a for a in suite.algos if a.name == name), name) for name in algos]  # type: ignore[union-attr]
-        if envs:
-            envs = [next((e for e in suite.envs if e.id == name), name) for name in envs]  # type: ignore[union-attr]
+        if algo_names:
+            algos = [next((a for a in suite.algo_entries if a.name == name), name) for name in algo_names]
+        if env_names:
+            envs = [next((e for e in suite.env_entries if e.id == name), name) for name in env_names]
     changes = {
         "algos": algos,
         "envs": envs,

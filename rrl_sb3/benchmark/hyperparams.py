@@ -222,8 +222,10 @@ def format_python_literal(value: Any, what: str = "value") -> str:
         return "[" + ", ".join(format_python_literal(v, what) for v in value) + "]"
     if isinstance(value, tuple):
         return "(" + ", ".join(format_python_literal(v, what) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, type) and issubclass(value, nn.Module) and getattr(nn, value.__name__, None) is value:
-        return f"nn.{value.__name__}"
+    if isinstance(value, type) and issubclass(value, nn.Module):
+        name = value.__name__
+        if getattr(nn, name, None) is value:
+            return f"nn.{name}"
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     raise ConfigError(f"{what}: cannot write {value!r} as a config value (literals, dicts, lists and nn.<Module> only)")

@@ -49,16 +49,18 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 
 import rrl_sb3  # noqa: F401  (registers the rrl_sb3/ ids, whose specs hold thresholds)
 from rrl_sb3.benchmark.errors import ConfigError
+from rrl_sb3.benchmark.records import RunData  # defined in records.py, importable from here
 from rrl_sb3.benchmark.stats import (
     break_even_cost,
     first_reaching,
+    holding_share,
     iqm,
     iqm_interval,
     last_at_or_before,
@@ -91,52 +93,6 @@ def threshold_for(env_id: str, overrides: Mapping[str, float] | None = None) -> 
     except gym.error.Error:
         return None
     return None if threshold is None else float(threshold)
-
-
-@dataclass
-class RunData:
-    """The records of one run, read back from a results directory."""
-
-    algo: str
-    env: str
-    seed: int
-    records: list[dict[str, Any]]
-    marker: dict[str, Any] | None = None
-    error: str | None = None
-
-    @property
-    def steps(self) -> list[int]:
-        return [int(r["env_steps"]) for r in self.records]
-
-    @property
-    def returns(self) -> list[float]:
-        return [float(r["mean_return"]) for r in self.records]
-
-    @property
-    def train_seconds(self) -> float:
-        return float(self.records[-1]["wall_seconds"]) if self.records else float("nan")
-
-    @property
-    def train_cpu_seconds(self) -> float:
-        """``nan`` for records written before CPU time was recorded."""
-        value = self.records[-1].get("cpu_seconds") if self.records else None
-        return float("nan") if value is None else float(value)
-
-    @property
-    def cpu_seconds(self) -> list[float] | None:
-        """The training CPU time of each evaluation; ``None`` unless every record carries it.
-
-        A run stopped on its CPU budget checks the budget once per step, so it ends a fraction of a step past it; its
-        final evaluation counts as at the budget, so that runs with the same budget meet at it.
-        """
-        values = [r.get("cpu_seconds") for r in self.records]
-        if not values or any(v is None for v in values):
-            return None
-        seconds = [float(v) for v in values]
-        budget = (self.marker or {}).get("config", {}).get("cpu_seconds")
-        if budget is not None and self.records[-1].get("stopped_on") == "cpu_seconds":
-            seconds[-1] = min(seconds[-1], float(budget))
-        return seconds
 
 
 @dataclass
@@ -221,7 +177,8 @@ def load_results(results_dir: str | Path) -> Results:
             config = marker.get("config", {})
             config = config if isinstance(config, dict) else {}
             first = records[0] if records else {}
-            algo, env, seed = (config.get(key, first.get(key)) for key in ("algo", "env", "seed"))
+            # ResultStore.save writes the run's names into the marker's config (else: its first record's)
+            algo, env, seed = (cast(Any, config.get(key, first.get(key))) for key in ("algo", "env", "seed"))
             results.finished.append(RunData(algo, env, seed, records, marker))
         elif error.is_file():
             text = error.read_text()
@@ -269,6 +226,9 @@ class Row:
     cpu_to_threshold: list[float | None] = field(default_factory=list)
     #: whether each seed's records carry CPU time
     timed: list[bool] = field(default_factory=list)
+    #: per seed, the share of its evaluations at or above the threshold from its first such evaluation to its last
+    #: (:func:`~rrl_sb3.benchmark.stats.holding_share`; ``None``: never reached, or no threshold)
+    holding: list[float | None] = field(default_factory=list)
 
 
 def common_cpu_budget(runs: Sequence[RunData]) -> float:
@@ -334,6 +294,7 @@ def summarize(
                 cpu_iqm_low=cpu_low,
                 cpu_iqm_high=cpu_high,
                 cpu_to_threshold=[None if threshold is None else _cpu_to_threshold(r, threshold) for r in group],
+                holding=[None if threshold is None else holding_share(r.returns, threshold) for r in group],
                 timed=[r.cpu_seconds is not None for r in group],
             )
         )
@@ -397,6 +358,22 @@ def format_break_even(rows: Sequence[Row], threshold: float | None) -> str | Non
             numbers = f"| {_median_text(steps_a, '{:,.0f}')} vs {_median_text(steps_b, '{:,.0f}')} | "
             numbers += f"{_median_text(cpu_a, '{:.0f}')} vs {_median_text(cpu_b, '{:.0f}')} |"
             lines.append(f"| {pair} {numbers} {_first_text(a.algo, steps_a, cpu_a, b.algo, steps_b, cpu_b)} |")
+    return "\n".join(lines)
+
+
+def format_holding(rows: Sequence[Row], threshold: float | None) -> str | None:
+    """The markdown table of how each algorithm holds the threshold once reached (``None`` without a threshold)."""
+    if threshold is None:
+        return None
+    lines = [
+        f"| algorithm | share of evaluations ≥ {threshold:g} from the first to the last, per seed | median | seeds at ≥ 0.9 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        cells = " / ".join("never" if h is None else f"{h:.2f}" for h in row.holding)
+        shown = f"{np.median([0.0 if h is None else h for h in row.holding]):.2f}" if row.holding else "n/a"
+        held = sum(h is not None and h >= 0.9 for h in row.holding)
+        lines.append(f"| {row.algo} | {cells} | {shown} | {held}/{len(row.holding)} |")
     return "\n".join(lines)
 
 
@@ -537,8 +514,8 @@ def format_overview(
             cells[row.algo][env_id] = f"{value:.1f}{interval}{fewer}"
     lines = ["| algorithm | " + " | ".join(headers) + " |", "| --- |" + " --- |" * len(envs)]
     for algo in sorted(cells):
-        row = [cells[algo].get(env_id, unsupported.get((algo, env_id), "not run")) for env_id in envs]
-        lines.append(f"| {algo} | " + " | ".join(row) + " |")
+        line = [cells[algo].get(env_id, unsupported.get((algo, env_id), "not run")) for env_id in envs]
+        lines.append(f"| {algo} | " + " | ".join(line) + " |")
     return "\n".join(lines)
 
 
@@ -739,8 +716,13 @@ def write_report(
             "",
             cpu_table,
         ]
+        holding = format_holding(rows_by_env[env_id], threshold)
+        if holding is not None:
+            sections += ["", "Holding the threshold once reached (a seed that never reached it counts as 0):", "", holding]
         if log is not None:
             log(f"\n{env_id}\n\nat equal env steps\n\n{table}\n\nat equal CPU time\n\n{cpu_table}")
+            if holding is not None:
+                log(f"\nholding the threshold\n\n{holding}")
         break_even = format_break_even(rows_by_env[env_id], threshold)
         if break_even is not None and threshold is not None:
             sections += ["", "Break-even env-step cost (who reaches the threshold first in wall-clock time):", "", break_even]

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-SearchSpace = Callable[["optuna.Trial", Mapping[str, Any]], dict[str, Any]]
+SearchSpace = Callable[["optuna.trial.BaseTrial", Mapping[str, Any]], dict[str, Any]]
 
 _GAMMAS = [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]
 
 
-def _ppo(trial: optuna.Trial, base: Mapping[str, Any], hidden_key: str | None = None) -> dict[str, Any]:
+def _ppo(trial: optuna.trial.BaseTrial, base: Mapping[str, Any], hidden_key: str | None = None) -> dict[str, Any]:
     n_steps = trial.suggest_categorical("n_steps", [32, 64, 128, 256, 512, 1024, 2048])
     batch_size = trial.suggest_categorical("batch_size", [32, 64, 128, 256])
     settings: dict[str, Any] = {
@@ -53,22 +53,22 @@ def _ppo(trial: optuna.Trial, base: Mapping[str, Any], hidden_key: str | None = 
     return settings
 
 
-def sample_ppo(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_ppo(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """PPO (memoryless, or on stacked frames)."""
     return _ppo(trial, base)
 
 
-def sample_recurrent_ppo_lstm(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_recurrent_ppo_lstm(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """RecurrentPPO with sb3-contrib's LSTM policy."""
     return _ppo(trial, base, "lstm_hidden_size")
 
 
-def sample_recurrent_ppo_gru(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_recurrent_ppo_gru(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """RecurrentPPO with rrl_sb3's GRU policy."""
     return _ppo(trial, base, "gru_hidden_size")
 
 
-def sample_reinforce(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_reinforce(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """REINFORCE with a recurrent policy."""
     return {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
@@ -80,7 +80,7 @@ def sample_reinforce(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, 
     }
 
 
-def _off_policy(trial: optuna.Trial) -> dict[str, Any]:
+def _off_policy(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     train_freq = trial.suggest_categorical("train_freq", [1, 2, 4, 8])
     return {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-3, log=True),
@@ -91,7 +91,7 @@ def _off_policy(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
-def sample_sac(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_sac(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """SAC with a memoryless MLP."""
     width = trial.suggest_categorical("net_arch_width", [64, 128, 256, 400])
     return {
@@ -101,7 +101,7 @@ def sample_sac(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def sample_recurrent_sac(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_recurrent_sac(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """RecurrentSAC (sequences of ``sequence_length`` steps, ``batch_size`` of them per update)."""
     return {
         **_off_policy(trial),
@@ -111,7 +111,7 @@ def sample_recurrent_sac(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[s
     }
 
 
-def sample_dreamer(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
+def sample_dreamer(trial: optuna.trial.BaseTrial, base: Mapping[str, Any]) -> dict[str, Any]:
     """Dreamer (learning rates of the world model, actor and critic; imagination; the DreamerV3 critic's replay loss)."""
     return {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-3, log=True),

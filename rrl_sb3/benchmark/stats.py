@@ -132,6 +132,20 @@ def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold
     return None if step is None else int(step)
 
 
+def holding_share(returns: Sequence[float], threshold: float) -> float | None:
+    """How well a run holds a threshold once it got there: the share of its evaluations at or above ``threshold`` from
+    the first such evaluation to the last evaluation (``None`` if it never got there).
+
+    >>> holding_share([10.0, 500.0, 300.0, 500.0, 480.0], 475.0)
+    0.75
+    """
+    first = next((i for i, value in enumerate(returns) if value >= threshold), None)
+    if first is None:
+        return None
+    after = np.asarray(returns[first:], dtype=np.float64)
+    return float((after >= threshold).mean())
+
+
 def last_at_or_before(axis: Sequence[float], budget: float) -> int | None:
     """Index of the last evaluation at or before ``budget`` on ``axis`` (increasing); ``None`` if the first is after it.
 

@@ -24,56 +24,17 @@ import datetime
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # annotations only: the report reads results without importing the runner's modules
-    from rrl_sb3.benchmark.suite import RunSpec
-    from rrl_sb3.benchmark.worker import RunResult
+# The records it reads and writes live below it (records.py); SkippedPair stays importable from here, its former home.
+from rrl_sb3.benchmark.records import RunResult, RunSpec, SkippedPair
 
 DONE_SUFFIX = ".done.json"
 ERROR_SUFFIX = ".error.txt"
 RECORDS_SUFFIX = ".jsonl"
 SKIPPED_FILE = "skipped.json"
-
-
-@dataclass(frozen=True)
-class SkippedPair:
-    """An algorithm/env pair a suite leaves out: the algorithm cannot act in the env's action space.
-
-    :param algo: the algorithm entry's label
-    :param algorithm: the registered algorithm name
-    :param env: the Gymnasium env id
-    :param action_space: the name of the env's action space class (``"Discrete"``)
-    :param supported: the action space classes the algorithm supports
-    """
-
-    algo: str
-    algorithm: str
-    env: str
-    action_space: str
-    supported: tuple[str, ...]
-
-    @property
-    def reason(self) -> str:
-        """Why the suite skips it, e.g. ``"sac on rrl_sb3/CartPoleNoVel-v1: sac supports Box actions, the env has
-        Discrete"``."""
-        return (
-            f"{self.algo} on {self.env}: {self.algorithm} supports {'/'.join(self.supported)} actions, "
-            f"the env has {self.action_space}"
-        )
-
-    @property
-    def cell(self) -> str:
-        """What the report's overview says for it, e.g. ``"n/a: Discrete actions"``."""
-        return f"n/a: {self.action_space} actions"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SkippedPair:
-        return cls(
-            str(data["algo"]), str(data["algorithm"]), str(data["env"]), str(data["action_space"]), tuple(data["supported"])
-        )
 
 
 def env_slug(env_id: str) -> str:

@@ -35,12 +35,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import gymnasium as gym
 
@@ -56,20 +55,22 @@ from rrl_sb3.benchmark.hyperparams import (
     parse_number,
     prepare,
 )
-from rrl_sb3.benchmark.store import SkippedPair
 
-if TYPE_CHECKING:
-    from rrl_sb3.benchmark.report import RunData
+# RunSpec, SkippedPair and the evaluation constants live in records.py, below the store and the worker that use them
+# too; they stay importable from here, their former home.
+from rrl_sb3.benchmark.records import (
+    EVAL_SEED_OFFSET,  # noqa: F401  (re-exported)
+    FINAL_N_EVAL_EPISODES,
+    N_EVAL_EPISODES,
+    RunData,
+    RunSpec,
+    SkippedPair,
+)
 
 #: Evaluation protocol (DESIGN.md): every 2,000 env steps; 10,000 for on-policy runs of 100,000 steps or more.
 EVAL_FREQ = 2_000
 LONG_ON_POLICY_EVAL_FREQ = 10_000
 LONG_RUN = 100_000
-#: The evaluation env of seed ``s`` is seeded ``EVAL_SEED_OFFSET + s``.
-EVAL_SEED_OFFSET = 1_000
-#: Episodes of a periodic evaluation, and of the final one (enough for an error bar on a run's final return).
-N_EVAL_EPISODES = 10
-FINAL_N_EVAL_EPISODES = 50
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SUITE_KEYS = (
@@ -135,69 +136,6 @@ class EnvEntry:
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """One run, fully resolved: everything a worker needs, picklable, and its JSON config.
-
-    :param label: name of the run's algorithm entry in results and tables
-    :param algo: the registered algorithm
-    :param env_id: Gymnasium env id
-    :param seed: training seed (the evaluation env is seeded ``1000 + seed``)
-    :param n_timesteps: budget in env steps
-    :param eval_freq: env steps between evaluations
-    :param n_eval_episodes: deterministic episodes per periodic evaluation
-    :param hyperparams: the algorithm's resolved settings (hyperparameter file and overrides)
-    :param device: torch device of the model
-    :param final_n_eval_episodes: deterministic episodes of the final evaluation
-    :param cpu_seconds: CPU budget (``None``: none): the run stops once its training CPU time reaches it
-    """
-
-    label: str
-    algo: AlgoSpec
-    env_id: str
-    seed: int
-    n_timesteps: int
-    eval_freq: int
-    n_eval_episodes: int
-    hyperparams: Mapping[str, Any]
-    device: str = "cpu"
-    final_n_eval_episodes: int = FINAL_N_EVAL_EPISODES
-    cpu_seconds: float | None = None
-
-    @property
-    def eval_seed(self) -> int:
-        return EVAL_SEED_OFFSET + self.seed
-
-    @property
-    def where(self) -> str:
-        return f"{self.label} on {self.env_id} (hyperparameters of {self.algo.file_stem!r})"
-
-    def describe(self) -> str:
-        return f"{self.label} {self.env_id} seed {self.seed}"
-
-    def config(self) -> dict[str, Any]:
-        """What identifies the run's result (saved with it; a finished run with another config is reported).
-
-        The CPU budget is part of it only when set, so runs without one keep the config they were saved with.
-        """
-        config = {
-            "algo": self.label,
-            "algorithm": self.algo.name,
-            "env": self.env_id,
-            "seed": self.seed,
-            "n_timesteps": self.n_timesteps,
-            "eval_freq": self.eval_freq,
-            "n_eval_episodes": self.n_eval_episodes,
-            "final_n_eval_episodes": self.final_n_eval_episodes,
-            "eval_seed": self.eval_seed,
-            "hyperparams": dict(self.hyperparams),
-            "device": self.device,
-        }
-        if self.cpu_seconds is not None:
-            config["cpu_seconds"] = self.cpu_seconds
-        return json.loads(json.dumps(config, default=str))
-
-
-@dataclass(frozen=True)
 class Plan:
     """The runs of a suite, and the algorithm/env pairs left out because the algorithm cannot act in the env."""
 
@@ -208,6 +146,19 @@ class Plan:
     def skipped(self) -> list[str]:
         """Why each pair is left out, one line each."""
         return [pair.reason for pair in self.skipped_pairs]
+
+    def find(self, label: str, env_id: str, seed: int) -> RunSpec:
+        """The run of algorithm entry ``label`` on ``env_id`` with ``seed`` (one run of a suite, to train it alone).
+
+        :raises ConfigError: if the plan has no such run
+        """
+        for run in self.runs:
+            if (run.label, run.env_id, run.seed) == (label, env_id, seed):
+                return run
+        raise ConfigError(
+            f"no run label={label!r} env_id={env_id!r} seed={seed!r} in the plan; its runs: "
+            f"{sorted({(run.label, run.env_id) for run in self.runs})} with seeds {sorted({run.seed for run in self.runs})}"
+        )
 
 
 @dataclass(frozen=True)
@@ -261,9 +212,9 @@ class Suite:
                 raise ConfigError(f"algos entries must be algorithm names or AlgoEntry, got {entry!r}")
             if not _LABEL.match(entry.name):
                 raise ConfigError(f"label must be letters, digits and _.+- (it names files), got label={entry.name!r}")
-        for entry in envs:
-            if not isinstance(entry, EnvEntry) or not isinstance(entry.id, str):
-                raise ConfigError(f"envs entries must be env ids or EnvEntry, got {entry!r}")
+        for env_entry in envs:
+            if not isinstance(env_entry, EnvEntry) or not isinstance(env_entry.id, str):
+                raise ConfigError(f"envs entries must be env ids or EnvEntry, got {env_entry!r}")
         labels = [a.name for a in algos]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
@@ -304,6 +255,16 @@ class Suite:
         set_(self, "algos", algos)
         set_(self, "envs", envs)
         set_(self, "seeds", list(seeds))
+
+    @property
+    def algo_entries(self) -> list[AlgoEntry]:
+        """``algos``, every entry an :class:`AlgoEntry` (names are made entries at construction)."""
+        return cast("list[AlgoEntry]", self.algos)
+
+    @property
+    def env_entries(self) -> list[EnvEntry]:
+        """``envs``, every entry an :class:`EnvEntry` (ids are made entries at construction)."""
+        return cast("list[EnvEntry]", self.envs)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Suite:
@@ -362,8 +323,9 @@ class Suite:
             if changes.get(key) is not None:
                 algos = changes.get("algos", self.algos)
                 envs = changes.get("envs", self.envs)
-                changes["algos"] = [dataclasses.replace(a, **{key: None}) if isinstance(a, AlgoEntry) else a for a in algos]
-                changes["envs"] = [dataclasses.replace(e, **{key: None}) if isinstance(e, EnvEntry) else e for e in envs]
+                unset: dict[str, Any] = {key: None}
+                changes["algos"] = [dataclasses.replace(a, **unset) if isinstance(a, AlgoEntry) else a for a in algos]
+                changes["envs"] = [dataclasses.replace(e, **unset) if isinstance(e, EnvEntry) else e for e in envs]
         return dataclasses.replace(self, **changes)
 
     def resolved_hyperparams_dir(self) -> Path:
@@ -384,14 +346,14 @@ class Suite:
             entry, a setting the algorithm does not take, a value it refuses (naming the file, the env id and the
             value), or a run without a budget
         """
-        specs = {entry.name: get_algorithm(entry.algo) for entry in self.algos}
-        action_spaces = {entry.id: env_action_space(entry.id) for entry in self.envs}
+        specs = {entry.name: get_algorithm(entry.algo) for entry in self.algo_entries}
+        action_spaces = {entry.id: env_action_space(entry.id) for entry in self.env_entries}
         directory = self.resolved_hyperparams_dir()
         runs: list[RunSpec] = []
         skipped: list[SkippedPair] = []
-        for entry in self.algos:
+        for entry in self.algo_entries:
             spec = specs[entry.name]
-            for env in self.envs:
+            for env in self.env_entries:
                 pair = skipped_pair(entry.name, spec, env.id, action_spaces[env.id])
                 if pair is not None:
                     skipped.append(pair)
@@ -431,7 +393,7 @@ class Suite:
         # Seed-major order: the algorithms of one (seed, env) run side by side in time, so the wall clocks they are
         # compared on see the same machine load; within a group the suite's algorithm order (longest first) holds.
         seed_rank = {seed: i for i, seed in enumerate(self.seeds)}
-        env_rank = {entry.id: i for i, entry in enumerate(self.envs)}
+        env_rank = {entry.id: i for i, entry in enumerate(self.env_entries)}
         runs.sort(key=lambda run: (seed_rank[run.seed], env_rank[run.env_id]))
         return Plan(runs, skipped)
 

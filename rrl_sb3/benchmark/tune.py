@@ -352,7 +352,8 @@ class _GivenTrial:
     """A stand-in for an Optuna trial that answers each ``suggest_*`` call with a given value, checked against it."""
 
     def __init__(self, params: Mapping[str, Any], where: str) -> None:
-        self.params, self.where, self.suggested = params, where, set()
+        self.params, self.where = params, where
+        self.suggested: set[str] = set()
 
     def _take(self, name: str, distribution: Any) -> Any:
         if name not in self.params:
@@ -536,7 +537,7 @@ def _plot(study: Any, root: Path, log: Log) -> list[Path]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", _optuna().exceptions.ExperimentalWarning)
-                axes = draw(study)
+                axes: Any = draw(study)  # an Axes, or an array of them (typed as an Axes only)
         except (ValueError, RuntimeError) as error:  # importances need two complete trials whose parameters differ
             log(f"note: no {name} ({error})")
             continue

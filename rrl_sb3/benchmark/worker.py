@@ -15,7 +15,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -27,7 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 
 from rrl_sb3.benchmark.algorithms import build_model, make_env_pair
 from rrl_sb3.benchmark.hyperparams import prepare
-from rrl_sb3.benchmark.suite import RunSpec
+from rrl_sb3.benchmark.records import RunResult, RunSpec  # RunResult: defined in records.py, importable from here
 from rrl_sb3.common.precision import cpu_bf16_units, cpu_model
 
 #: Linux ``prctl`` option: the signal the kernel sends this process when its parent dies (``<linux/prctl.h>``).
@@ -224,41 +223,10 @@ class EvalRecorder(BaseCallback):
         return record
 
 
-@dataclass
-class RunResult:
-    """What a run produced: its records, and how it ended (``"finished"`` or ``"failed"`` with the traceback).
-
-    :param run: the run
-    :param status: ``"finished"`` or ``"failed"``
-    :param records: one record per evaluation (the lines of the run's ``seed_<s>.jsonl``)
-    :param error: the traceback of a failed run
-    :param train_seconds: training wall-clock seconds (evaluations excluded)
-    :param eval_seconds: wall-clock seconds spent evaluating
-    :param total_seconds: wall-clock seconds of the whole run
-    :param info: where the run ran: host, CPU model and its bf16 units, cores, torch threads, package versions
-    :param stopped_on: what ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its budgets), or
-        ``"should_stop"`` (a tuning trial stopped by its pruner: no final evaluation)
-    """
-
-    run: RunSpec
-    status: str
-    records: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    train_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    total_seconds: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict)
-    stopped_on: str | None = None
-
-    @property
-    def final_return(self) -> float | None:
-        return self.records[-1]["mean_return"] if self.records else None
-
-
 def environment_info(threads: int) -> dict[str, Any]:
     """Where a run ran: host, CPU model and its native bf16 units (runs compare only on the same CPU), cores, torch
     threads and the versions of the packages that decide its numbers."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("rrl-sb3", "torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib"):
         try:
             versions[package] = metadata.version(package)

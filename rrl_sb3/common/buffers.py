@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch as th
@@ -51,7 +51,7 @@ def final_observations(new_obs: np.ndarray, dones: np.ndarray, infos: Sequence[d
     :return: a copy of ``new_obs`` with the terminal observation in place of the reset one for every done env
     """
     next_obs = np.array(new_obs, copy=True)
-    for i in np.flatnonzero(np.asarray(dones)):
+    for i in np.flatnonzero(np.asarray(dones)).tolist():
         terminal = infos[i].get("terminal_observation")
         if terminal is not None:
             next_obs[i] = terminal
@@ -140,7 +140,7 @@ class SequenceReplayBuffer(ReplayBuffer):
         [0, 0, 0, 1, 0, 0, 0, 1]
     """
 
-    observations: np.ndarray | dict[str, np.ndarray]  # a dict of arrays for Dict observation spaces
+    observations: np.ndarray | dict[str, np.ndarray]  # type: ignore[assignment]  # a dict of arrays for Dict spaces
     prev_actions: np.ndarray
     rewards: np.ndarray
     terminated: np.ndarray
@@ -193,9 +193,9 @@ class SequenceReplayBuffer(ReplayBuffer):
         discrete = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
         self.action_dtype = np.dtype(np.int64) if discrete else np.dtype(np.float32)
         if isinstance(observation_space, spaces.Dict):  # one array per key
+            shapes = cast("dict[str, tuple[int, ...]]", self.obs_shape)
             self.observations = {
-                key: np.zeros((*shape, *self.obs_shape[key]), dtype=space.dtype)  # type: ignore[index]
-                for key, space in observation_space.spaces.items()
+                key: np.zeros((*shape, *shapes[key]), dtype=space.dtype) for key, space in observation_space.spaces.items()
             }
         else:
             self.observations = np.zeros((*shape, *self.obs_shape), dtype=observation_space.dtype)
@@ -401,19 +401,31 @@ class SequenceReplayBuffer(ReplayBuffer):
     # ------------------------------------------------------------------ sampling
 
     def sample(  # type: ignore[override]
-        self, batch_size: int, sequence_length: int, env: VecNormalize | None = None
+        self,
+        batch_size: int,
+        sequence_length: int,
+        env: VecNormalize | None = None,
+        terminal_share: float = 0.0,
     ) -> SequenceReplayBufferSamples:
         """Draw ``batch_size`` chunks of ``sequence_length`` consecutive rows, uniformly among all such windows.
+
+        With ``terminal_share``, that share of the chunks (rounded) instead ends at a stored termination, drawn
+        uniformly among the terminal rows that have ``sequence_length - 1`` stored rows before them (uniform chunks
+        when there is none): rare terminations then stay in every batch. Such a chunk, too, never mixes envs nor
+        straddles the write position. The uniform chunks come first in the batch.
 
         :param batch_size: number of chunks
         :param sequence_length: rows per chunk, at most ``buffer_size // n_envs``
         :param env: ``VecNormalize`` wrapper to normalise observations and rewards with, as in SB3
+        :param terminal_share: share of the chunks that end at a termination, in ``[0, 1]``
         :return: tensors on the buffer's device, shaped ``(batch_size, sequence_length, ...)``
         :raises ValueError: if no stream holds ``sequence_length`` rows yet, or ``sequence_length`` exceeds a stream
         """
         for name, value in (("batch_size", batch_size), ("sequence_length", sequence_length)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {name}={value!r}")
+        if not 0.0 <= terminal_share <= 1.0:
+            raise ValueError(f"terminal_share must be in [0, 1], got terminal_share={terminal_share!r}")
         if sequence_length > self.capacity:
             raise ValueError(
                 f"sequence_length={sequence_length} exceeds the rows kept per env (buffer_size // n_envs = {self.capacity})"
@@ -425,13 +437,30 @@ class SequenceReplayBuffer(ReplayBuffer):
                 f"not enough data to sample chunks of sequence_length={sequence_length}: the longest env stream holds "
                 f"{int(self.n_stored.max())} rows"
             )
-        draws = self._rng.integers(total, size=batch_size)
+        oldest = (self.pos - self.n_stored) % self.capacity
+        terminal_starts = self._terminal_starts(sequence_length, oldest) if terminal_share > 0 else None
+        n_terminal = 0 if terminal_starts is None else round(terminal_share * batch_size)
+        draws = self._rng.integers(total, size=batch_size - n_terminal)
         ends = np.cumsum(windows)
         env_inds = np.searchsorted(ends, draws, side="right")
         offsets = draws - (ends - windows)[env_inds]  # position of the start among the stream's stored rows
-        oldest = (self.pos - self.n_stored) % self.capacity
+        if n_terminal:
+            assert terminal_starts is not None
+            picked = terminal_starts[self._rng.integers(len(terminal_starts), size=n_terminal)]
+            env_inds = np.concatenate([env_inds, picked % self.n_envs])
+            offsets = np.concatenate([offsets, picked // self.n_envs])
         rows = (oldest[env_inds, None] + offsets[:, None] + np.arange(sequence_length)) % self.capacity
         return self._get_samples(rows * self.n_envs + env_inds[:, None], env=env)
+
+    def _terminal_starts(self, sequence_length: int, oldest: np.ndarray) -> np.ndarray | None:
+        """Chunks that end at a stored termination, as ``offset * n_envs + env`` (``offset``: the chunk's first row
+        among the stream's stored rows), or ``None`` if there is none."""
+        rows, envs = np.nonzero(self.terminated)
+        offsets = (rows - oldest[envs]) % self.capacity  # of the terminal row among the stream's stored rows
+        keep = (offsets < self.n_stored[envs]) & (offsets >= sequence_length - 1)
+        if not keep.any():
+            return None
+        return (offsets[keep] - (sequence_length - 1)) * self.n_envs + envs[keep]
 
     def _get_samples(  # type: ignore[override]
         self, batch_inds: np.ndarray, env: VecNormalize | None = None
@@ -465,15 +494,10 @@ class SequenceReplayBuffer(ReplayBuffer):
         if not isinstance(obs, dict) or set(obs) != set(self.observations):
             got = sorted(obs) if isinstance(obs, dict) else type(obs).__name__
             raise ValueError(f"{name} must be a dict with the keys {sorted(self.observations)}, got {got}")
+        shapes = cast("dict[str, tuple[int, ...]]", self.obs_shape)
+        subspaces = cast(spaces.Dict, self.observation_space)
         return {
-            key: _as_obs_array(
-                obs[key],
-                array.dtype,
-                self.observation_space[key],
-                self.obs_shape[key],
-                f"{name}[{key!r}]",
-                k,  # type: ignore[index]
-            )
+            key: _as_obs_array(obs[key], array.dtype, subspaces[key], shapes[key], f"{name}[{key!r}]", k)
             for key, array in self.observations.items()
         }
 

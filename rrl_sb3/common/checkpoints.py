@@ -220,7 +220,9 @@ class ResumableCheckpointCallback(BaseCallback):
     def _init_callback(self) -> None:
         if not hasattr(self.model, "save_checkpoint"):
             raise TypeError(f"{type(self.model).__name__} has no save_checkpoint: use SB3's CheckpointCallback")
-        _layers(self.model.get_env())  # refuse envs in other processes before the first round, not at the first save
+        env = self.model.get_env()
+        assert env is not None  # a callback is initialised by learn, which needs the model's env
+        _layers(env)  # refuse envs in other processes before the first round, not at the first save
         self.save_path.mkdir(parents=True, exist_ok=True)
 
     def _on_step(self) -> bool:

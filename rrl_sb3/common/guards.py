@@ -77,13 +77,13 @@ def check_env_step(
             _raise(field, env, step, np.asarray(values)[env] if np.ndim(values) else values, what)
     if dones is None or infos is None:
         return
-    for env in np.flatnonzero(np.asarray(dones)):
-        terminal = infos[env].get("terminal_observation")
+    for done_env in np.flatnonzero(np.asarray(dones)).tolist():
+        terminal = infos[done_env].get("terminal_observation")
         if terminal is None:
             continue
         for key, value in terminal.items() if isinstance(terminal, dict) else [("", terminal)]:
             if len(_bad_rows(np.asarray(value)[None])):
-                _raise(_field("terminal_observation", key), int(env), step, value, what)
+                _raise(_field("terminal_observation", key), int(done_env), step, value, what)
 
 
 def _field(name: str, key: str) -> str:

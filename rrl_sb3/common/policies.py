@@ -4,6 +4,7 @@ REINFORCE)."""
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 import torch as th
@@ -14,8 +15,11 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 from rrl_sb3.common.guards import check_finite_observation
 from rrl_sb3.common.observations import batch_size
 
+#: The type of a policy's state: a tuple of tensors, or a ``NamedTuple`` of them (or of tuples of them)
+StateT = TypeVar("StateT", bound=tuple[Any, ...])
 
-class RecurrentStatePolicy(BasePolicy):
+
+class RecurrentStatePolicy(BasePolicy, Generic[StateT]):
     """A policy whose ``predict`` threads a recurrent state, as sb3-contrib's recurrent policies do.
 
     Subclasses define :meth:`initial_state`, :meth:`step` (one env step on tensors) and :meth:`to_env_action`;
@@ -28,6 +32,8 @@ class RecurrentStatePolicy(BasePolicy):
     without memory has the empty state ``()``, which ``predict`` returns as ``None``, as SB3's memoryless policies do.
     An algorithm that chooses an action other than the policy's (random warm-up actions, exploration noise) gives it
     to :meth:`remember_action`, so that the next step reads the action the env really received.
+
+    The class is generic in the type of the state (``RecurrentStatePolicy[DreamerState]``), for type checkers only.
     """
 
     #: Where the env axis of the state's arrays is, for error messages (e.g. ``"env axis first"``)
@@ -40,28 +46,29 @@ class RecurrentStatePolicy(BasePolicy):
             super().set_training_mode(mode)
 
     @abstractmethod
-    def initial_state(self, n_envs: int) -> tuple[th.Tensor, ...]:
+    def initial_state(self, n_envs: int) -> StateT:
         """The state of ``n_envs`` envs before their first step."""
 
     @abstractmethod
     def step(
-        self, obs: th.Tensor, state: tuple[th.Tensor, ...], episode_start: th.Tensor, deterministic: bool = False
-    ) -> tuple[th.Tensor, tuple[th.Tensor, ...]]:
+        self, obs: PyTorchObs, state: StateT, episode_start: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, StateT]:
         """One step of every env: reset the state where ``episode_start`` is 1, then act; returns the model action
         and the new state."""
 
-    def remember_action(self, state: tuple[th.Tensor, ...], action: th.Tensor) -> tuple[th.Tensor, ...]:
+    def remember_action(self, state: StateT, action: th.Tensor) -> StateT:
         """The state after :meth:`step`, with ``action`` (model representation) as the action taken, for policies
         whose state holds the previous action; the others keep ``state`` as it is."""
         return state
 
-    def state_arrays(self, state: tuple[th.Tensor, ...]) -> tuple[np.ndarray, ...]:
+    def state_arrays(self, state: StateT) -> tuple[np.ndarray, ...]:
         """The state as ``predict`` returns it: a flat tuple of numpy arrays."""
         return tuple(s.cpu().numpy() for s in state)
 
-    def state_from_arrays(self, arrays: tuple[th.Tensor, ...]) -> tuple[th.Tensor, ...]:
-        """The inverse of :meth:`state_arrays`, given the arrays as tensors (their shapes already checked)."""
-        return arrays
+    def state_from_arrays(self, arrays: tuple[th.Tensor, ...]) -> StateT:
+        """The inverse of :meth:`state_arrays`, given the arrays as tensors (their shapes already checked); a policy
+        whose state is not a plain tuple of tensors overrides it."""
+        return cast(StateT, arrays)
 
     @abstractmethod
     def to_env_action(self, action: th.Tensor) -> np.ndarray:
@@ -77,7 +84,7 @@ class RecurrentStatePolicy(BasePolicy):
         action, _ = self.step(obs, self.initial_state(n), th.ones(n, device=self.device), deterministic)
         return action
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
         observation: np.ndarray | dict[str, np.ndarray],
         state: tuple[np.ndarray, ...] | None = None,
@@ -113,10 +120,12 @@ class RecurrentStatePolicy(BasePolicy):
             state_t = self.state_from_arrays(arrays)
         starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start, dtype=np.float32).reshape(-1)
         if starts.shape != (n_envs,):
-            raise ValueError(f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(episode_start)}")
+            raise ValueError(
+                f"episode_start must have one flag per env ({n_envs}), got shape {np.shape(np.asarray(episode_start))}"
+            )
         with th.no_grad():
             action, new_state = self.step(
-                obs_tensor,  # type: ignore[arg-type]
+                obs_tensor,
                 state_t,
                 th.as_tensor(starts, dtype=th.float32, device=self.device),
                 deterministic,
@@ -125,7 +134,7 @@ class RecurrentStatePolicy(BasePolicy):
         if isinstance(self.action_space, spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
         else:
-            actions = actions.astype(self.action_space.dtype)  # type: ignore[union-attr]
+            actions = actions.astype(self.action_space.dtype)
         if not vectorized_env:
             actions = actions.squeeze(axis=0)
         return actions, (self.state_arrays(new_state) if expected else None)

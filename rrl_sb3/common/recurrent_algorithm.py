@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-from typing import Any
+from typing import Any, Generic
 
 import numpy as np
 import torch as th
@@ -21,6 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer
 from rrl_sb3.common.checkpoints import (
@@ -34,11 +35,11 @@ from rrl_sb3.common.checkpoints import (
     write_resume_state,
 )
 from rrl_sb3.common.guards import check_env_step, check_finite_actions, guarded_optimizer_step
-from rrl_sb3.common.policies import RecurrentStatePolicy
+from rrl_sb3.common.policies import RecurrentStatePolicy, StateT
 from rrl_sb3.common.utils import check_same_spaces
 
 
-class RecurrentStateCarry:
+class RecurrentStateCarry(Generic[StateT]):
     """Mixin for an SB3 algorithm (before the SB3 base class in the bases) whose policy carries a recurrent state.
 
     While collecting, ``_rnn_state`` holds the state of every env; :meth:`_policy_step` steps the policy with it and
@@ -53,10 +54,12 @@ class RecurrentStateCarry:
     which never applies a non-finite loss or gradient: with ``on_non_finite="raise"`` (the default) it raises
     :class:`~rrl_sb3.common.guards.NonFiniteError`, with ``"warn"`` it warns and skips the step; the weights are
     untouched either way.
+
+    Generic in the type of the policy's state (``RecurrentStateCarry[ActorState]``), for type checkers only.
     """
 
-    policy: RecurrentStatePolicy
-    _rnn_state: tuple[th.Tensor, ...] | None = None
+    policy: RecurrentStatePolicy[StateT]
+    _rnn_state: StateT | None = None
     #: ``"raise"`` or ``"warn"``: what an optimizer step does with a non-finite loss or gradient (see above)
     on_non_finite: str = "raise"
     #: attributes that ``save`` leaves out and a checkpoint keeps (the collection state between two rounds)
@@ -98,7 +101,7 @@ class RecurrentStateCarry:
         super().set_env(wrapped, force_reset)  # type: ignore[misc]
 
     @classmethod
-    def load(  # type: ignore[override]
+    def load(
         cls,
         path: str | pathlib.Path | io.BufferedIOBase,
         env: GymEnv | None = None,
@@ -195,20 +198,18 @@ class RecurrentStateCarry:
         assert env is not None
         self._rnn_state = self.policy.initial_state(env.num_envs)
 
-    def _policy_step(self) -> tuple[th.Tensor, tuple[th.Tensor, ...]]:
+    def _policy_step(self) -> tuple[th.Tensor, StateT]:
         """The policy's (sampled) model action for the last observations, and the state after it."""
         assert self._rnn_state is not None
         device = self.device  # type: ignore[attr-defined]
         with th.no_grad():
             obs = obs_as_tensor(self._last_obs, device)  # type: ignore[attr-defined]
             starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=device)  # type: ignore[attr-defined]
-            action, state = self.policy.step(obs, self._rnn_state, starts)  # type: ignore[arg-type]
+            action, state = self.policy.step(obs, self._rnn_state, starts)
         check_finite_actions(self.num_timesteps, action)  # type: ignore[attr-defined]
         return action, state
 
-    def _check_env_step(
-        self, new_obs: np.ndarray | dict[str, np.ndarray], rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]
-    ) -> None:
+    def _check_env_step(self, new_obs: VecEnvObs, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
         """Raise :class:`~rrl_sb3.common.guards.NonFiniteError` naming the env, the step and the field if a VecEnv step
         returned a non-finite observation, reward or terminal observation (the original values under VecNormalize,
         whose clipping would hide an infinite one)."""
@@ -231,7 +232,7 @@ class RecurrentStateCarry:
         return guarded_optimizer_step(optimizer, loss, parameters, max_grad_norm, name, self.on_non_finite, retain_graph)
 
 
-class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):
+class RecurrentOffPolicyAlgorithm(RecurrentStateCarry[StateT], OffPolicyAlgorithm):
     """SB3's ``OffPolicyAlgorithm`` for recurrent agents that learn from replayed sequences.
 
     SB3's loop does the collection (``collect_rollouts``), the VecNormalize bookkeeping, the callbacks, the logging and
@@ -242,7 +243,8 @@ class RecurrentOffPolicyAlgorithm(RecurrentStateCarry, OffPolicyAlgorithm):
     ``policy.remember_action``) and ``train``.
     """
 
-    replay_buffer: SequenceReplayBuffer | None  # type: ignore[assignment]
+    policy: RecurrentStatePolicy[StateT]  # RecurrentStateCarry's, over OffPolicyAlgorithm's BasePolicy
+    replay_buffer: SequenceReplayBuffer | None
 
     def _start_afresh(self) -> None:
         super()._start_afresh()

@@ -140,7 +140,8 @@ def space_differences(expected: spaces.Space, got: spaces.Space) -> list[str]:
         return [f"type {type(got).__name__} != {type(expected).__name__} ({got!r} != {expected!r})"]
     found = []
     for attr in ("shape", "dtype", "n", "start", "nvec", "low", "high"):
-        a, b = getattr(got, attr, None), getattr(expected, attr, None)
+        a: Any = getattr(got, attr, None)  # any value: an array, a tuple, a number, a dtype, or None
+        b: Any = getattr(expected, attr, None)
         if a is None and b is None:
             continue
         if np.shape(a) != np.shape(b) or not np.array_equal(np.asarray(a), np.asarray(b)):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import torch as th
 import torch.nn.functional as F
 from torch import nn
 
 from rrl_sb3.common.buffers import SequenceReplayBufferSamples
-from rrl_sb3.common.math import TwoHotBins, lambda_returns, replay_lambda_returns
+from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, replay_lambda_returns
 from rrl_sb3.dreamer.world_model import Latent, WorldModel, mlp, sample_one_hot
-
-if TYPE_CHECKING:
-    from rrl_sb3.dreamer.policies import DreamerPolicy
 
 ActorGradient = Literal["reinforce", "dynamics"]
 
@@ -76,6 +73,8 @@ class Actor(nn.Module):
     :param groups: ``MultiDiscrete`` actions: the number of values of each variable (``action_dim`` is their sum)
     """
 
+    optimizer: th.optim.Optimizer  # set by the policy that owns it
+
     def __init__(
         self,
         feature_dim: int,
@@ -116,6 +115,8 @@ class Critic(nn.Module):
 
     :param twohot_space: where the two-hot interpolation and expectation happen (:class:`TwoHotBins`)
     """
+
+    optimizer: th.optim.Optimizer  # set by the policy that owns it (the slow copy has none)
 
     def __init__(self, feature_dim: int, hidden: int = 256, layers: int = 2, twohot_space: str = "symlog") -> None:
         super().__init__()
@@ -158,7 +159,7 @@ def imagine(world_model: WorldModel, actor: Actor, start: Latent, horizon: int, 
     stacked = ActionDist(
         dists[0].discrete,
         th.stack([d.mean_or_probs for d in dists]),
-        None if dists[0].std is None else th.stack([d.std for d in dists]),  # type: ignore[misc]
+        None if dists[0].std is None else th.stack([d.std for d in dists]),
         dists[0].groups,
     )
     return Imagination(th.stack(features), th.stack(actions), stacked)
@@ -208,6 +209,30 @@ class ReplayTargets(NamedTuple):
         return cls(features.detach(), batch.rewards, batch.terminated, ends)
 
 
+class BehaviorModules(Protocol):
+    """What :func:`behavior_losses` uses of Dreamer's policy (:class:`~rrl_sb3.dreamer.policies.DreamerPolicy`): the
+    world model to imagine in, the actor, the critic and its slow copy, and the return normaliser.
+
+    A protocol, so that this module does not import the policy, which is built from its :class:`Actor` and
+    :class:`Critic`.
+    """
+
+    @property
+    def world_model(self) -> WorldModel: ...
+
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def critic(self) -> Critic: ...
+
+    @property
+    def slow_critic(self) -> Critic: ...
+
+    @property
+    def return_normalizer(self) -> ReturnNormalizer: ...
+
+
 class BehaviorLosses(NamedTuple):
     actor: th.Tensor
     critic: th.Tensor  # imagination and replay value losses together
@@ -219,7 +244,7 @@ class BehaviorLosses(NamedTuple):
 
 
 def behavior_losses(
-    policy: DreamerPolicy,
+    policy: BehaviorModules,
     start: Latent,
     start_continue: th.Tensor,
     settings: BehaviorSettings,
@@ -293,7 +318,7 @@ def behavior_losses(
 
 
 def _replay_value_loss(
-    policy: DreamerPolicy, replay: ReplayTargets, imagined_return: th.Tensor, settings: BehaviorSettings
+    policy: BehaviorModules, replay: ReplayTargets, imagined_return: th.Tensor, settings: BehaviorSettings
 ) -> th.Tensor:
     """The critic's two-hot loss on replayed states (see :func:`behavior_losses`); ``imagined_return`` is the
     lambda-return of the first imagined step from each replayed state, ``(B * L,)``."""

@@ -18,6 +18,7 @@ from rrl_sb3.common.buffers import SequenceReplayBuffer
 from rrl_sb3.common.precision import PRECISIONS, autocast, compute_dtype, native_bf16
 from rrl_sb3.common.recurrent_algorithm import RecurrentOffPolicyAlgorithm
 from rrl_sb3.common.utils import (
+    IN_CLOSED_UNIT_INTERVAL,
     IN_UNIT_INTERVAL,
     LEARNING_RATE,
     NON_NEGATIVE,
@@ -94,6 +95,15 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param replay_value_scale: weight of the critic's replay value loss: on the replayed posterior states, the
         lambda-returns of the real rewards, bootstrapped at each step with the imagined return (DreamerV3: 0.3);
         0 trains the critic on imagined trajectories only
+    :param continue_scale: weight of the continue head's loss in the world model's loss (DreamerV3: 1). The continue
+        head is where imagined episodes end: an agent that rarely fails stores few terminations, and a head that stops
+        marking them lets imagination run past the failures (``rrl_sb3.dreamer.diagnostics`` measures it)
+    :param continue_loss: ``"mean"`` (every replayed row weighs the same, as in DreamerV3) or ``"balanced"`` (the
+        batch's terminal rows weigh as much, together, as all its other rows: where the head cannot tell a failure from
+        its neighbourhood, it then predicts an end rather than a continuation)
+    :param terminal_share: share of each batch's sequences that end at a stored termination (the rest are drawn
+        uniformly; see :meth:`SequenceReplayBuffer.sample <rrl_sb3.common.SequenceReplayBuffer.sample>`), so that the
+        continue head keeps seeing terminations however rare they become; 0 samples uniformly
     :param precision: dtype of the matrix products of imagination and of the actor's and critic's passes (the big,
         batched part of an update): ``"fp32"``, ``"bf16"`` (parameters, optimizer state, gradients, distributions and
         losses stay float32, as in DreamerV3), or ``"auto"``: bf16 where the device runs it natively (CPUs with AMX or
@@ -142,6 +152,9 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         actor_gradient: ActorGradient | str = "auto",
         slow_critic_tau: float = 0.02,
         replay_value_scale: float = 0.0,
+        continue_scale: float = 1.0,
+        continue_loss: str = "mean",
+        terminal_share: float = 0.0,
         precision: str = "fp32",
         max_grad_norm: float = 100.0,
         stats_window_size: int = 100,
@@ -207,6 +220,9 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         self.actor_gradient = actor_gradient
         self.slow_critic_tau = slow_critic_tau
         self.replay_value_scale = replay_value_scale
+        self.continue_scale = continue_scale
+        self.continue_loss = continue_loss
+        self.terminal_share = terminal_share
         self.precision = precision
         self.max_grad_norm = max_grad_norm
         self.on_non_finite = on_non_finite
@@ -229,6 +245,9 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             slow_critic_tau=IN_UNIT_INTERVAL,
             entropy_coef=NON_NEGATIVE,
             replay_value_scale=NON_NEGATIVE,
+            continue_scale=NON_NEGATIVE,
+            continue_loss=one_of("mean", "balanced"),
+            terminal_share=IN_CLOSED_UNIT_INTERVAL,
             max_grad_norm=POSITIVE,
             actor_learning_rate=POSITIVE,
             critic_learning_rate=POSITIVE,
@@ -336,10 +355,18 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         """One gradient update of the world model, then of the actor and critic on imagined trajectories."""
         assert self.replay_buffer is not None
         policy = self.policy
-        data = self.replay_buffer.sample(self.batch_size, self.sequence_length, env=self._vec_normalize_env)
+        data = self.replay_buffer.sample(
+            self.batch_size, self.sequence_length, env=self._vec_normalize_env, terminal_share=self.terminal_share
+        )
         prev_action = policy.model_action(data.prev_actions)
         wm_losses, posterior = policy.world_model.loss(
-            data.observations, prev_action, data.rewards, data.terminated, data.is_first
+            data.observations,
+            prev_action,
+            data.rewards,
+            data.terminated,
+            data.is_first,
+            self.continue_scale,
+            self.continue_loss == "balanced",
         )
         self._optimize(policy.world_model, wm_losses.total, "world model")
 

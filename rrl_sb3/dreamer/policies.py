@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
@@ -60,7 +60,7 @@ POLICY_KWARG_CHECKS = dict(
 )
 
 
-class DreamerPolicy(RecurrentStatePolicy):
+class DreamerPolicy(RecurrentStatePolicy[DreamerState]):
     """World model, actor, critic (and its slow copy) of :class:`~rrl_sb3.Dreamer`, and recurrent acting.
 
     The recurrent state of ``predict`` is a tuple of three arrays, env axis first:
@@ -133,7 +133,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         for name, value in (*sizes, ("cnn_depth", cnn_depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "layers" else 1):
                 raise ValueError(f"policy_kwargs {name} must be a positive integer, got {name}={value!r}")
-        values = dict(latent=latent, unimix=unimix, latent_min_std=latent_min_std, free_bits=free_bits)
+        values: dict[str, Any] = dict(latent=latent, unimix=unimix, latent_min_std=latent_min_std, free_bits=free_bits)
         values.update(dyn_scale=dyn_scale, rep_scale=rep_scale, actor_min_std=actor_min_std, actor_max_std=actor_max_std)
         values.update(actor_lr=actor_lr, critic_lr=critic_lr, twohot_space=twohot_space)
         values.update(deterministic_latent=deterministic_latent)
@@ -150,10 +150,14 @@ class DreamerPolicy(RecurrentStatePolicy):
         if isinstance(action_space, spaces.MultiDiscrete):
             self.action_groups: tuple[int, ...] = tuple(int(n) for n in np.asarray(action_space.nvec).reshape(-1))
         elif isinstance(action_space, spaces.MultiBinary):
-            self.action_groups = (2,) * int(action_space.n)  # type: ignore[arg-type]
+            self.action_groups = (2,) * int(cast(int, action_space.n))  # flat: checked by check_spaces
         else:
-            self.action_groups = (int(action_space.n),) if self.discrete else ()  # type: ignore[union-attr]
-        self.action_dim = sum(self.action_groups) if self.discrete else int(action_space.shape[0])  # type: ignore[index]
+            self.action_groups = (int(action_space.n),) if isinstance(action_space, spaces.Discrete) else ()
+        if self.discrete:
+            self.action_dim = sum(self.action_groups)
+        else:
+            assert isinstance(action_space, spaces.Box)
+            self.action_dim = int(action_space.shape[0])
         self.net_kwargs = dict(
             hidden=hidden,
             layers=layers,
@@ -205,9 +209,12 @@ class DreamerPolicy(RecurrentStatePolicy):
         self.slow_critic.requires_grad_(False)
         self.return_normalizer = ReturnNormalizer()
         kwargs = self.optimizer_kwargs
-        self.world_model.optimizer = self.optimizer_class(self.world_model.parameters(), lr=lr_schedule(1), **kwargs)
-        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=actor_lr, **kwargs)
-        self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=critic_lr, **kwargs)
+        # call-arg: Optimizer's own signature has no lr (SB3 ignores it the same way)
+        self.world_model.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.world_model.parameters(), lr=lr_schedule(1), **kwargs
+        )
+        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=actor_lr, **kwargs)  # type: ignore[call-arg]
+        self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=critic_lr, **kwargs)  # type: ignore[call-arg]
 
     @staticmethod
     def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -227,7 +234,11 @@ class DreamerPolicy(RecurrentStatePolicy):
             raise ValueError(
                 f"Dreamer supports flat Box, Discrete, MultiDiscrete and flat MultiBinary action spaces, got {action_space!r}"
             )
-        if flat_box and not np.all(np.isfinite([action_space.low, action_space.high])):  # type: ignore[union-attr]
+        if (
+            isinstance(action_space, spaces.Box)
+            and flat_box
+            and not np.all(np.isfinite([action_space.low, action_space.high]))
+        ):
             raise ValueError(f"Dreamer needs finite bounds on a Box action space, got {action_space!r}")
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -249,7 +260,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         return DreamerState(latent.deter, latent.stoch, th.zeros(n_envs, self.action_dim, device=self.device))
 
     def step(
-        self, obs: th.Tensor, state: DreamerState, episode_start: th.Tensor, deterministic: bool = False
+        self, obs: PyTorchObs, state: DreamerState, episode_start: th.Tensor, deterministic: bool = False
     ) -> tuple[th.Tensor, DreamerState]:
         """Filter ``obs`` into the carried state (reset where ``episode_start``) and choose an action.
 
@@ -270,7 +281,7 @@ class DreamerPolicy(RecurrentStatePolicy):
         action = action.detach()
         return action, DreamerState(latent.deter, latent.stoch, action)
 
-    def remember_action(self, state: DreamerState, action: th.Tensor) -> DreamerState:  # type: ignore[override]
+    def remember_action(self, state: DreamerState, action: th.Tensor) -> DreamerState:
         """``state`` with ``action`` (model representation) as the action taken."""
         return state._replace(prev_action=action)
 

@@ -395,6 +395,9 @@ class WorldModel(nn.Module):
     :param cnn_depth: channels of the first convolution of the image encoder (doubling at each halving of the size)
     """
 
+    #: the world model's optimizer (set by :class:`~rrl_sb3.dreamer.DreamerPolicy`)
+    optimizer: th.optim.Optimizer
+
     def __init__(
         self,
         observation_space: spaces.Space,
@@ -467,9 +470,16 @@ class WorldModel(nn.Module):
         reward: th.Tensor,
         terminated: th.Tensor,
         is_first: th.Tensor,
+        continue_scale: float = 1.0,
+        continue_balanced: bool = False,
     ) -> tuple[WorldModelLosses, Latent]:
         """Losses on a batch of sequences ``(B, L, ...)`` in the replay layout (row ``t``: ``o_t``, ``a_{t-1}``,
-        ``r_{t-1}``, ``terminated_t``, ``is_first_t``), and the posterior states to imagine from."""
+        ``r_{t-1}``, ``terminated_t``, ``is_first_t``), and the posterior states to imagine from.
+
+        :param continue_scale: weight of the continue head's loss in the total (DreamerV3's ``cont`` loss scale)
+        :param continue_balanced: weigh the continue loss so that the batch's terminal rows and its other rows count
+            half each (``N / (2 n)`` per row of a class of ``n`` rows; unweighted when the batch has only one class)
+        """
         posterior, post_stats, prior_stats = self.rssm.observe(self.encode(obs, 2), prev_action, is_first)
         features = posterior.features
         obs_loss = self.observation_loss(features, obs, 2)
@@ -477,9 +487,21 @@ class WorldModel(nn.Module):
         cont_loss = F.binary_cross_entropy_with_logits(
             self.continue_head(features).squeeze(-1), 1.0 - terminated, reduction="none"
         )
+        if continue_balanced:
+            cont_loss = cont_loss * _balanced_weights(terminated)
         dyn_loss, rep_loss, kl = self.rssm.kl_loss(post_stats, prior_stats, self.free_bits)
-        total = obs_loss + reward_loss + cont_loss + self.dyn_scale * dyn_loss + self.rep_scale * rep_loss
+        total = obs_loss + reward_loss + continue_scale * cont_loss + self.dyn_scale * dyn_loss + self.rep_scale * rep_loss
         losses = WorldModelLosses(
             total.mean(), obs_loss.mean(), reward_loss.mean(), cont_loss.mean(), dyn_loss.mean(), rep_loss.mean(), kl.mean()
         )
         return losses, posterior
+
+
+def _balanced_weights(terminated: th.Tensor) -> th.Tensor:
+    """Per-row weights under which the terminal rows and the other rows of a batch weigh half each (all 1 when the
+    batch holds only one of the two)."""
+    n = terminated.numel()
+    n_terminal = terminated.sum()
+    if n_terminal == 0 or n_terminal == n:
+        return th.ones_like(terminated)
+    return th.where(terminated > 0.5, n / (2 * n_terminal), n / (2 * (n - n_terminal)))

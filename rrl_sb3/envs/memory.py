@@ -11,7 +11,7 @@ They are tiny (one float vector, a handful of steps) so a learning test on them 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,7 +35,8 @@ class _MemoryCueBase(gym.Env[np.ndarray, Any]):
     Rewards before the query are 0.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    # gym.Env declares metadata an instance attribute (so no ClassVar, which mypy would refuse), as gymnasium's envs do
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self, n_cues: int, delay: int, render_mode: str | None = None, observation: str = "vector", image_size: int = 36

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 from gymnasium.error import DependencyNotInstalled
@@ -66,6 +66,17 @@ def pomdp_id(kind: str, base_id: str) -> str:
     return f"{NAMESPACE}/{name}{KINDS[kind].suffix}-v{version}"
 
 
+def _env_creator(spec: gym.envs.registration.EnvSpec) -> gym.envs.registration.EnvCreator:
+    """What ``gym.make`` calls to build ``spec``'s env: its entry point, imported when it is a ``"module:attr"``
+    string (which imports the simulator: ``DependencyNotInstalled`` without it)."""
+    if callable(spec.entry_point):
+        return spec.entry_point
+    if spec.entry_point is None:
+        raise gym.error.Error(f"{spec.id} is registered without an entry point")
+    # typed as a vector env's creator too; a vector entry point is not one gym.make takes either
+    return cast(gym.envs.registration.EnvCreator, gym.envs.registration.load_env_creator(spec.entry_point))
+
+
 def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
     """Make the bare ``base_id`` env and wrap it as the ``kind`` POMDP (the entry point of the ``rrl_sb3/`` ids).
 
@@ -98,7 +109,7 @@ def make_pomdp(base_id: str, kind: str, **kwargs: Any) -> gym.Env:
         wrapper_kwargs["env_id"] = base_id
     base_spec = gym.spec(base_id)
     try:
-        creator = gym.envs.registration.load_env_creator(base_spec.entry_point)
+        creator = _env_creator(base_spec)
     except DependencyNotInstalled as exc:
         raise DependencyNotInstalled(
             f"{pomdp_id(kind, base_id)} needs {base_id}, which cannot be made here: {exc}. {_install_hint(base_id)}"
@@ -180,7 +191,7 @@ def list_env_ids(kind: str | None = None, available_only: bool = False) -> list[
 def _base_importable(kind: str, base_id: str) -> bool:
     try:
         KINDS[kind].load_base()
-        gym.envs.registration.load_env_creator(gym.spec(base_id).entry_point)
+        _env_creator(gym.spec(base_id))
     except (ImportError, DependencyNotInstalled):
         return False
     return True

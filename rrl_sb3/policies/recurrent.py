@@ -292,27 +292,29 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         if not (shared_gru or enable_critic_gru):
             self.critic_projection = nn.Linear(int(self.features_dim), self.gru_hidden_size)
 
-        # ActorCriticPolicy built its optimizer before the GRUs existed: rebuild it over all parameters.
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # ActorCriticPolicy built its optimizer before the GRUs existed: rebuild it over all parameters (call-arg:
+        # Optimizer's own signature has no lr; SB3 ignores it the same way).
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
     def _make_gru(self) -> nn.GRU:
         # int(): SB3's flattened size of a MultiDiscrete space is a NumPy integer, which nn.GRU refuses
         return nn.GRU(int(self.features_dim), self.gru_hidden_size, num_layers=self.n_gru_layers, **self.gru_kwargs)
 
     # --- names RecurrentPPO (and code written for the LSTM policies) reads --------------------------------------
+    # sb3-contrib declares them as attributes holding LSTMs: these read-only GRU views override them (type: ignore).
 
     @property
-    def lstm_actor(self) -> nn.GRU:
+    def lstm_actor(self) -> nn.GRU:  # type: ignore[override]
         """The actor GRU under the LSTM name RecurrentPPO reads its ``num_layers`` and ``hidden_size`` from."""
         return self.gru_actor
 
     @property
-    def lstm_critic(self) -> nn.GRU | None:
+    def lstm_critic(self) -> nn.GRU | None:  # type: ignore[override]
         """The critic GRU (``None`` unless ``enable_critic_gru``) under sb3-contrib's LSTM name."""
         return self.gru_critic
 
     @property
-    def lstm_hidden_state_shape(self) -> tuple[int, int, int]:
+    def lstm_hidden_state_shape(self) -> tuple[int, int, int]:  # type: ignore[override]
         """One environment's state shape ``(n_gru_layers, 1, gru_hidden_size)`` under sb3-contrib's LSTM name."""
         return self.gru_hidden_state_shape
 
@@ -500,7 +502,7 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
         distribution, state = self.get_distribution(observation, lstm_states, episode_starts)
         return distribution.get_actions(deterministic=deterministic), state
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
         observation: np.ndarray | dict[str, np.ndarray],
         state: tuple[np.ndarray, ...] | None = None,
@@ -546,7 +548,9 @@ class GruActorCriticPolicy(RecurrentActorCriticPolicy):
                 obs_tensor, (hidden_t, th.zeros_like(hidden_t)), starts, deterministic=deterministic
             )
 
-        actions = actions_t.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+        action_shape = self.action_space.shape
+        assert action_shape is not None  # every action space the policy takes has a shape
+        actions = actions_t.cpu().numpy().reshape((-1, *action_shape))
         if isinstance(self.action_space, spaces.Box):
             if self.squash_output:
                 actions = self.unscale_action(actions)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution, make_proba_distribution
+from stable_baselines3.common.distributions import (
+    BernoulliDistribution,
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    MultiCategoricalDistribution,
+    make_proba_distribution,
+)
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.common.utils import ConstantSchedule
@@ -22,7 +29,7 @@ from rrl_sb3.common.utils import FINITE, LAYER_SIZES, at_least, check_hyperparam
 RnnType = Literal["gru", "lstm"]
 
 
-class ReinforcePolicy(RecurrentStatePolicy):
+class ReinforcePolicy(RecurrentStatePolicy[RnnState]):
     """Policy of :class:`~rrl_sb3.REINFORCE`: observation -> features extractor -> [GRU/LSTM] -> MLP -> action
     distribution and value.
 
@@ -62,6 +69,10 @@ class ReinforcePolicy(RecurrentStatePolicy):
     default_rnn_type: ClassVar[RnnType | None] = None
     default_features_extractor_class: ClassVar[type[BaseFeaturesExtractor]] = FlattenExtractor
     state_layout = "env axis second"
+    # Buffers (register_buffer): the running statistics of the Monte-Carlo returns
+    return_mean: th.Tensor
+    return_var: th.Tensor
+    return_count: th.Tensor
 
     def __init__(
         self,
@@ -125,6 +136,7 @@ class ReinforcePolicy(RecurrentStatePolicy):
         if isinstance(self.action_dist, DiagGaussianDistribution):
             self.action_net, self.log_std = self.action_dist.proba_distribution_net(in_dim, log_std_init)
         else:  # categorical, multi-categorical or Bernoulli: logits
+            assert isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution))
             self.action_net = self.action_dist.proba_distribution_net(in_dim)
         self.value_net = nn.Linear(in_dim, 1)
         # Orthogonal init with a small action head (as SB3's ActorCriticPolicy): starts near uniform / unit std.
@@ -133,8 +145,9 @@ class ReinforcePolicy(RecurrentStatePolicy):
             if isinstance(module, nn.Linear):
                 nn.init.orthogonal_(module.weight, gain=np.sqrt(2))
                 nn.init.zeros_(module.bias)
-        nn.init.orthogonal_(self.action_net.weight, gain=0.01)
-        nn.init.zeros_(self.action_net.bias)
+        action_head = cast(nn.Linear, self.action_net)  # every SB3 distribution's head is one linear layer
+        nn.init.orthogonal_(action_head.weight, gain=0.01)
+        nn.init.zeros_(action_head.bias)
         nn.init.orthogonal_(self.value_net.weight, gain=1.0)
         nn.init.zeros_(self.value_net.bias)
         # Running statistics of the Monte-Carlo returns (used when the algorithm normalises returns). Buffers, so
@@ -142,7 +155,8 @@ class ReinforcePolicy(RecurrentStatePolicy):
         self.register_buffer("return_mean", th.zeros(()))
         self.register_buffer("return_var", th.ones(()))
         self.register_buffer("return_count", th.zeros((), dtype=th.float64))
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # call-arg: Optimizer's own signature has no lr (SB3 ignores it the same way)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -219,7 +233,7 @@ class ReinforcePolicy(RecurrentStatePolicy):
         if isinstance(self.action_space, spaces.Box):
             box = self.action_space
             return np.clip(actions_np.reshape(-1, *box.shape), box.low, box.high)
-        return actions_np.astype(self.action_space.dtype)  # type: ignore[arg-type]
+        return actions_np.astype(self.action_space.dtype)
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypedDict
 
 import numpy as np
 import torch as th
@@ -11,12 +11,13 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, PyTorchObs, Schedule
 from stable_baselines3.common.utils import obs_as_tensor, update_learning_rate
 from stable_baselines3.common.vec_env import VecEnv
 
 from rrl_sb3.common.guards import report_non_finite
 from rrl_sb3.common.observations import Observations, observation_row, pad_time_major, stack_observations
+from rrl_sb3.common.recurrent import RnnState
 from rrl_sb3.common.recurrent_algorithm import RecurrentStateCarry
 from rrl_sb3.common.utils import (
     BOOLEAN,
@@ -94,7 +95,18 @@ def monte_carlo_returns(
     return returns
 
 
-class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
+class EpisodeBatch(TypedDict):
+    """Episodes padded to the longest one, time-major (see :meth:`REINFORCE._batch`)."""
+
+    observations: PyTorchObs  # (T + 1, B, ...), a dict of them for Dict observations
+    actions: th.Tensor  # (T, B, ...)
+    rewards: th.Tensor  # (T, B)
+    lengths: th.Tensor  # (B,)
+    truncated: th.Tensor  # (B,)
+    mask: th.Tensor  # (T, B): true on the steps of each episode
+
+
+class REINFORCE(RecurrentStateCarry[RnnState], OnPolicyAlgorithm):
     """REINFORCE: Monte-Carlo policy gradient over complete episodes, with GRU, LSTM or memoryless policies.
 
     The agent collects complete episodes from ``n_envs`` envs, carrying each env's recurrent state from step to step
@@ -170,7 +182,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         "MultiInputGruPolicy": ReinforceMultiInputGruPolicy,
         "MultiInputLstmPolicy": ReinforceMultiInputLstmPolicy,
     }
-    policy: ReinforcePolicy
+    policy: ReinforcePolicy  # type: ignore[assignment]  # SB3's OnPolicyAlgorithm types it as an ActorCriticPolicy
 
     def __init__(
         self,
@@ -206,7 +218,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         )
         super().__init__(
             policy,  # type: ignore[arg-type]
-            env,  # type: ignore[arg-type]
+            env,
             learning_rate,
             n_steps=0,  # unused: REINFORCE collects whole episodes (n_episodes), not n_steps steps
             gamma=gamma,
@@ -314,7 +326,7 @@ class REINFORCE(RecurrentStateCarry, OnPolicyAlgorithm):
         callback.on_rollout_end()
         return len(self._complete) >= self.n_episodes
 
-    def _batch(self, episodes: list[Episode]) -> dict[str, th.Tensor]:
+    def _batch(self, episodes: list[Episode]) -> EpisodeBatch:
         """Pad episodes to the longest one, time-major: ``observations (T + 1, B, ...)``, ``rewards (T, B)``..."""
         lengths = np.array([len(ep.rewards) for ep in episodes])
         horizon = int(lengths.max())

@@ -175,6 +175,8 @@ class RecurrentActor(nn.Module):
     ``[h_t, f(o_t)]`` to a squashed Gaussian (``Box`` actions) or a categorical (``Discrete``, ``action_dim`` actions,
     previous actions read one-hot)."""
 
+    optimizer: th.optim.Optimizer  # set by the policy that owns it
+
     def __init__(
         self,
         features: SequenceFeatures,
@@ -207,6 +209,8 @@ class RecurrentCritic(nn.Module):
     (observation features, previous actions and previous rewards); for ``Discrete`` actions each head reads
     ``[h_t, f(o_t)]`` and outputs the value of every action."""
 
+    optimizer: th.optim.Optimizer  # set by the policy that owns it (the target copy has none)
+
     def __init__(
         self,
         features: SequenceFeatures,
@@ -238,7 +242,7 @@ class RecurrentCritic(nn.Module):
         return th.stack([head(x) for head in self.q_heads])
 
 
-class RecurrentSACPolicy(RecurrentStatePolicy):
+class RecurrentSACPolicy(RecurrentStatePolicy[ActorState]):
     """Actor, critics and target critics of :class:`~rrl_sb3.RecurrentSAC`, and recurrent acting.
 
     The actor and the critics have **separate** recurrent encoders (sharing one destabilises training); the
@@ -325,8 +329,14 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         self.activation_fn = activation_fn
         self.n_critics = int(n_critics)
         self.discrete = isinstance(action_space, spaces.Discrete)
-        self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])  # type: ignore[union-attr,index]
-        rnn = dict(embed_dim=self.embed_dim, rnn_type=rnn_type, hidden_size=self.rnn_hidden_size, n_layers=self.n_rnn_layers)
+        if isinstance(action_space, spaces.Discrete):
+            self.action_dim = int(action_space.n)
+        else:
+            assert isinstance(action_space, spaces.Box)  # see check_spaces
+            self.action_dim = int(action_space.shape[0])
+        rnn: dict[str, Any] = dict(
+            embed_dim=self.embed_dim, rnn_type=rnn_type, hidden_size=self.rnn_hidden_size, n_layers=self.n_rnn_layers
+        )
         self.actor = RecurrentActor(
             self._sequence_features(),
             self.action_dim,
@@ -346,8 +356,13 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
         )
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
-        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
-        self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # call-arg: Optimizer's own signature has no lr (SB3 ignores it the same way)
+        self.actor.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+        self.critic.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
 
     def _sequence_features(self) -> SequenceFeatures:
         """A features extractor of its own, over time-major observations."""
@@ -407,11 +422,11 @@ class RecurrentSACPolicy(RecurrentStatePolicy):
             action = dist.mode() if deterministic else dist.rsample()[0]
         return action, ActorState(new_rnn, action.unsqueeze(0))
 
-    def remember_action(self, state: ActorState, action: th.Tensor) -> ActorState:  # type: ignore[override]
+    def remember_action(self, state: ActorState, action: th.Tensor) -> ActorState:
         """``state`` with ``action`` (``(n_envs, action_dim)`` in ``[-1, 1]``) as the action taken."""
         return state._replace(prev_action=action.unsqueeze(0))
 
-    def state_arrays(self, state: ActorState) -> tuple[np.ndarray, ...]:  # type: ignore[override]
+    def state_arrays(self, state: ActorState) -> tuple[np.ndarray, ...]:
         """``(h, prev_action)`` or ``(h, c, prev_action)`` as numpy arrays, env axis second."""
         return tuple(s.cpu().numpy() for s in (*state.rnn, state.prev_action))
 

@@ -29,6 +29,9 @@ from rrl_sb3.common.utils import (
     resolve_policy_and_env,
 )
 from rrl_sb3.sac.policies import (
+    ActorState,
+    RecurrentActor,
+    RecurrentCritic,
     RecurrentSACCnnPolicy,
     RecurrentSACMultiInputPolicy,
     RecurrentSACPolicy,
@@ -122,7 +125,7 @@ def soft_td_targets(
     return rewards + gamma * th.where(terminated.bool(), th.zeros_like(soft_value), soft_value)
 
 
-class RecurrentSAC(RecurrentOffPolicyAlgorithm):
+class RecurrentSAC(RecurrentOffPolicyAlgorithm[ActorState]):
     """Soft actor-critic with recurrent (GRU or LSTM) actor and critics, for partially observable tasks.
 
     The actor reads the history ``(o_t, a_{t-1})`` and the critics the history ``(o_t, a_{t-1}, r_{t-1})`` through
@@ -185,7 +188,10 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         "MultiInputPolicy": RecurrentSACMultiInputPolicy,
     }
     policy: RecurrentSACPolicy
-    replay_buffer: SequenceReplayBuffer | None  # type: ignore[assignment]
+    actor: RecurrentActor
+    critic: RecurrentCritic
+    critic_target: RecurrentCritic
+    replay_buffer: SequenceReplayBuffer | None
 
     def __init__(
         self,
@@ -215,7 +221,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         on_non_finite: str = "raise",
         _init_setup_model: bool = True,
     ) -> None:
-        policy, env = resolve_policy_and_env(
+        policy_class, env = resolve_policy_and_env(
             "RecurrentSAC",
             self.policy_aliases,
             RecurrentSACPolicy,
@@ -227,8 +233,8 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
             _init_setup_model,
         )
         super().__init__(
-            policy,
-            env,  # type: ignore[arg-type]
+            policy_class,
+            env,
             learning_rate,
             buffer_size=buffer_size,
             learning_starts=learning_starts,
@@ -252,7 +258,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         self.sequence_length = sequence_length
         self.burn_in = burn_in
         self.ent_coef = ent_coef
-        self.target_entropy = target_entropy
+        self.target_entropy: str | float = target_entropy  # a number once _setup_model has resolved "auto"
         self.target_update_interval = target_update_interval
         self.max_grad_norm = max_grad_norm
         self.on_non_finite = on_non_finite
@@ -405,7 +411,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         ent_coef = self._current_ent_coef()
         ent_coef_loss = None
         if self.log_ent_coef is not None:
-            gap = th.where(masks.actor, log_prob.detach() + self.target_entropy, 0.0)
+            gap = th.where(masks.actor, log_prob.detach() + float(self.target_entropy), 0.0)
             ent_coef_loss = -(self.log_ent_coef * gap).sum() / n_actor
 
         with th.no_grad():
@@ -455,7 +461,7 @@ class RecurrentSAC(RecurrentOffPolicyAlgorithm):
         ent_coef = self._current_ent_coef()
         ent_coef_loss = None
         if self.log_ent_coef is not None:
-            gap = th.where(masks.actor, expected_log_prob.detach() + self.target_entropy, 0.0)
+            gap = th.where(masks.actor, expected_log_prob.detach() + float(self.target_entropy), 0.0)
             ent_coef_loss = -(self.log_ent_coef * gap).sum() / n_actor
 
         with th.no_grad():

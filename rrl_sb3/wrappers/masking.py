@@ -167,8 +167,11 @@ def _check_env_matches_id(env: gym.Env, env_id: str) -> None:
     actual = env.spec.id if env.spec is not None else None
     if actual == env_id:
         return
+    creator: object = None  # only whether it is a class matters
     try:
-        creator = gym.envs.registration.load_env_creator(gym.spec(env_id).entry_point)
+        entry_point = gym.spec(env_id).entry_point
+        if isinstance(entry_point, str):  # "module:attr"; an id registered with a callable is checked by its id
+            creator = gym.envs.registration.load_env_creator(entry_point)
     except Exception:  # not registered, or its simulator is not installed: nothing to compare the class with
         creator = None
     if isinstance(creator, type):

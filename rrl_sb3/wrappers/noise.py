@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -77,6 +77,6 @@ class ObservationNoise(SeededNoiseMixin, gym.ObservationWrapper[np.ndarray, Any,
     def observation(self, observation: np.ndarray) -> np.ndarray:
         noisy = observation + self.rng.normal(0.0, self.std)
         if self.clip:
-            base = self.env.observation_space
+            base = cast(spaces.Box, self.env.observation_space)  # a flat Box: checked in __init__
             noisy = np.clip(noisy, base.low, base.high)
         return noisy.astype(observation.dtype, copy=False)
