@@ -23,7 +23,6 @@ release = rrl_sb3.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
-    "sphinx.ext.mathjax",
     "myst_parser",
     "sphinx_copybutton",
 ]
