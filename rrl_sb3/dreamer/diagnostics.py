@@ -148,17 +148,19 @@ def continue_diagnostics(
     rng = np.random.default_rng(seed)
     n_envs, capacity = buffer.n_envs, buffer.capacity
     oldest = (buffer.pos - buffer.n_stored) % capacity
-    # candidate window ends, per stream: recent rows with `context - 1` stored rows before them
+    # per stream, its stored rows oldest first; window ends: recent rows with `context - 1` stored rows before them
     ends: list[np.ndarray] = []
-    terminal_rows = recent_rows = 0
+    terminal_rows = recent_rows = all_terminal = 0
     for env in range(n_envs):
         stored = int(buffer.n_stored[env])
-        offsets = np.arange(max(stored - recent // n_envs, 0), stored)
-        rows = (oldest[env] + offsets) % capacity
-        recent_rows += len(rows)
-        terminal_rows += int(buffer.terminated[rows, env].sum())
-        ends.append(rows[offsets >= context - 1] * n_envs + env)
-    flat_ends = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+        rows = (oldest[env] + np.arange(stored)) % capacity
+        ended = buffer.terminated[rows, env]
+        first_recent = max(stored - recent // n_envs, 0)
+        all_terminal += int(ended.sum())
+        recent_rows += stored - first_recent
+        terminal_rows += int(ended[first_recent:].sum())
+        ends.append(rows[max(first_recent, context - 1) :] * n_envs + env)
+    flat_ends = np.concatenate(ends)
     if len(flat_ends) == 0:
         raise ValueError(f"the replay buffer holds no window of {context} rows yet")
     terminated = buffer.terminated.reshape(-1)[flat_ends]
@@ -182,9 +184,7 @@ def continue_diagnostics(
         p_continue = world_model.continue_prob(last).cpu().numpy()
         last_obs = batch.observations[:, -1] if isinstance(batch.observations, th.Tensor) else None
         recon = _reconstruction_error(world_model, last, last_obs)
-    obs_np = (
-        batch.observations[:, -1].cpu().numpy() if isinstance(batch.observations, th.Tensor) else np.zeros((len(chosen), 0))
-    )
+    obs_np = np.zeros((len(chosen), 0)) if last_obs is None else last_obs.cpu().numpy()
     end_flags = batch.terminated[:, -1].cpu().numpy() > 0.5
     labels = np.asarray(regions(obs_np, end_flags))
     groups: dict[str, GroupStats] = {}
@@ -196,9 +196,6 @@ def continue_diagnostics(
             recon_error=None if recon is None else [float(v) for v in recon[mask].mean(0)],
         )
     all_rows = int(buffer.n_stored.sum())
-    all_terminal = sum(
-        int(buffer.terminated[(oldest[env] + np.arange(buffer.n_stored[env])) % capacity, env].sum()) for env in range(n_envs)
-    )
     return ContinueDiagnostics(
         env_steps=int(model.num_timesteps),
         rows=recent_rows,
