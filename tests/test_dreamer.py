@@ -93,6 +93,7 @@ def test_deterministic_latent_of_deterministic_steps(latent: str, tmp_path) -> N
         (("MlpPolicy", "Pendulum-v1"), {"continue_scale": -1.0}, ValueError, "continue_scale=-1.0"),
         (("MlpPolicy", "Pendulum-v1"), {"terminal_share": 1.5}, ValueError, "terminal_share=1.5"),
         (("MlpPolicy", "Pendulum-v1"), {"continue_loss": "sum"}, ValueError, "continue_loss='sum'"),
+        (("MlpPolicy", "Pendulum-v1"), {"replay_value_bootstrap": "slow"}, ValueError, "replay_value_bootstrap='slow'"),
         (
             ("MlpPolicy", "Pendulum-v1"),
             {"imagine_starts": 4, "replay_value_scale": 0.3},
@@ -304,6 +305,8 @@ def test_imagination_from_a_subset_of_each_sequence(subset: str, monkeypatch: py
     [
         ({}, 8),  # the default, "auto": the last 8 rows of longer sequences
         ({"replay_value_scale": 0.3}, 12),  # every row: the replay value loss bootstraps each one
+        ({"replay_value_scale": 0.3, "replay_value_bootstrap": "critic"}, 8),  # the slow critic bootstraps instead
+        ({"replay_value_scale": 0.3, "replay_value_bootstrap": "critic", "imagine_starts": 3}, 3),
         ({"sequence_length": 8}, 8),  # sequences of at most 8 rows: all of them
         ({"imagine_starts": None}, 12),
         ({"imagine_starts": 5}, 5),
@@ -530,6 +533,44 @@ def test_replay_value_loss_on_real_rewards_is_weighted_into_the_critic_loss(monk
     assert captured["bootstrap"].shape == data.rewards.shape
     assert without.replay_value.item() == 0.0 and with_replay.replay_value.item() > 0.0
     assert with_replay.critic.item() == pytest.approx(without.critic.item() + 0.3 * with_replay.replay_value.item(), rel=1e-5)
+
+
+def test_replay_value_loss_bootstrapped_with_the_slow_critic(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """``replay_value_bootstrap="critic"``: the replayed states' values in the replay returns are the slow critic's
+    (not imagined returns), so imagination may start from a few rows; the option is saved and loaded."""
+    kwargs = {**TINY["policy_kwargs"], "twohot_space": "raw"}
+    model = tiny(short_pendulum(steps=6), replay_value_scale=0.3, replay_value_bootstrap="critic", policy_kwargs=kwargs)
+    model.learn(80)
+    assert model.logger.name_to_value["train/replay_value_loss"] > 0
+    policy = model.policy
+    with th.no_grad():  # a slow critic distinct from the critic, so that the test tells them apart
+        for p in policy.slow_critic.parameters():
+            p.add_(0.1)
+    data = model.replay_buffer.sample(4, 8)
+    _, posterior = policy.world_model.loss(
+        data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+    )
+    replay = behavior_module.ReplayTargets.from_batch(posterior.features, data)
+    captured = {}
+    real = behavior_module.replay_lambda_returns
+
+    def spy(rewards, terminated, last, bootstrap, gamma, lam):
+        captured.update(bootstrap=bootstrap)
+        return real(rewards, terminated, last, bootstrap, gamma, lam)
+
+    monkeypatch.setattr(behavior_module, "replay_lambda_returns", spy)
+    settings = behavior_module.BehaviorSettings(
+        5, 0.99, 0.95, 0.0, "dynamics", replay_value_scale=0.3, replay_value_bootstrap="critic"
+    )
+    last_rows = Latent(posterior.deter[:, -2:], posterior.stoch[:, -2:]).flatten()  # 2 of 8 rows: enough now
+    out = behavior_module.behavior_losses(policy, last_rows, th.ones(8), settings, replay)
+    with th.no_grad():
+        expected = policy.slow_critic.value(replay.features)
+        fast = policy.critic.value(replay.features)
+    assert th.equal(captured["bootstrap"], expected) and not th.allclose(expected, fast)
+    assert out.replay_value.item() > 0
+    model.save(tmp_path / "m")
+    assert Dreamer.load(tmp_path / "m").replay_value_bootstrap == "critic"
 
 
 # --- defect 5 and terminated vs truncated -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, re
 from rrl_sb3.dreamer.world_model import Latent, WorldModel, mlp, sample_one_hot
 
 ActorGradient = Literal["reinforce", "dynamics"]
+ReplayBootstrap = Literal["imagined", "critic"]
 
 
 class ActionDist(NamedTuple):
@@ -175,6 +176,8 @@ class BehaviorSettings(NamedTuple):
     :param actor_gradient: ``"reinforce"`` or ``"dynamics"``
     :param slow_critic_reg: weight of the critic's regulariser towards its slow copy
     :param replay_value_scale: weight of the critic's loss on replayed sequences (0: imagination only)
+    :param replay_value_bootstrap: ``"imagined"`` (each replayed state's imagined return) or ``"critic"`` (its slow
+        critic value) as the value of the replayed states in that loss
     """
 
     horizon: int
@@ -184,6 +187,7 @@ class BehaviorSettings(NamedTuple):
     actor_gradient: ActorGradient
     slow_critic_reg: float = 1.0
     replay_value_scale: float = 0.0
+    replay_value_bootstrap: ReplayBootstrap = "imagined"
 
 
 class ReplayTargets(NamedTuple):
@@ -261,8 +265,9 @@ def behavior_losses(
     With ``replay`` (the sequences the start states were replayed from, ``start`` being their rows flattened) and
     ``settings.replay_value_scale > 0``, the critic also regresses, on the replayed states, the lambda-returns of
     the real rewards bootstrapped at every step with the imagined return from the next state
-    (:func:`~rrl_sb3.common.math.replay_lambda_returns`; DreamerV3's replay value loss, weight 0.3 there), with
-    the same regulariser; rows that end an episode are left out.
+    (:func:`~rrl_sb3.common.math.replay_lambda_returns`; DreamerV3's replay value loss, weight 0.3 there), or with
+    the slow critic's value of it (``settings.replay_value_bootstrap="critic"``: then ``start`` may be any subset of
+    the replayed rows), with the same regulariser; rows that end an episode are left out.
 
     :param policy: the world model, actor, critic, slow critic and return normaliser
     :param start: posterior states to imagine from, flattened to ``(N, ...)``
@@ -304,7 +309,8 @@ def behavior_losses(
     critic_loss = (weights * critic_loss).mean()
     replay_loss = th.zeros((), device=critic_loss.device)
     if replay is not None and settings.replay_value_scale > 0:
-        replay_loss = _replay_value_loss(policy, replay, returns[0].detach(), settings)
+        imagined = returns[0].detach() if settings.replay_value_bootstrap == "imagined" else None
+        replay_loss = _replay_value_loss(policy, replay, imagined, settings)
         critic_loss = critic_loss + settings.replay_value_scale * replay_loss
     return BehaviorLosses(
         actor_loss,
@@ -318,12 +324,17 @@ def behavior_losses(
 
 
 def _replay_value_loss(
-    policy: BehaviorModules, replay: ReplayTargets, imagined_return: th.Tensor, settings: BehaviorSettings
+    policy: BehaviorModules, replay: ReplayTargets, imagined_return: th.Tensor | None, settings: BehaviorSettings
 ) -> th.Tensor:
     """The critic's two-hot loss on replayed states (see :func:`behavior_losses`); ``imagined_return`` is the
-    lambda-return of the first imagined step from each replayed state, ``(B * L,)``."""
+    lambda-return of the first imagined step from each replayed state, ``(B * L,)``, or ``None`` to bootstrap with
+    the slow critic's values of the replayed states (``replay_value_bootstrap="critic"``)."""
     critic = policy.critic
-    bootstrap = imagined_return.reshape(replay.rewards.shape)
+    if imagined_return is None:
+        with th.no_grad():
+            bootstrap = policy.slow_critic.value(replay.features)
+    else:
+        bootstrap = imagined_return.reshape(replay.rewards.shape)
     targets = replay_lambda_returns(
         replay.rewards, replay.terminated, replay.last, bootstrap, settings.gamma, settings.lambda_
     )

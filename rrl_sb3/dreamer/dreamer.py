@@ -79,9 +79,10 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param horizon: length of the imagined trajectories
     :param imagine_starts: how many of each replayed sequence's posterior states imagination starts from: an int (at
         most ``sequence_length``), ``None`` (all of them), or ``"auto"``: 8 (all rows of shorter sequences), and all
-        rows when ``replay_value_scale > 0``, whose loss needs an imagined return from every row. Imagination and the
-        actor's and critic's passes cost in proportion to the start states and are most of an update: 8 of 32 makes
-        an update about 2.5x cheaper (409 against 161 ms, PendulumNoVel, one thread)
+        rows when ``replay_value_scale > 0`` with ``replay_value_bootstrap="imagined"``, whose loss needs an imagined
+        return from every row. Imagination and the actor's and critic's passes cost in proportion to the start states
+        and are most of an update: 8 of 32 makes an update about 2.5x cheaper (409 against 161 ms, PendulumNoVel, one
+        thread)
     :param imagine_subset: which start states, when ``imagine_starts`` is set: ``"last"`` (the last ``imagine_starts``
         rows of each sequence, whose posteriors have filtered the most history; DreamerV3's ``imag_last``) or
         ``"random"`` (that many distinct rows of each sequence, drawn anew each update)
@@ -93,8 +94,12 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         ``MultiDiscrete``
     :param slow_critic_tau: rate of the exponential moving average of the slow critic, per update
     :param replay_value_scale: weight of the critic's replay value loss: on the replayed posterior states, the
-        lambda-returns of the real rewards, bootstrapped at each step with the imagined return (DreamerV3: 0.3);
-        0 trains the critic on imagined trajectories only
+        lambda-returns of the real rewards and terminations, bootstrapped at each step as ``replay_value_bootstrap``
+        says (DreamerV3: 0.3); 0 trains the critic on imagined trajectories only
+    :param replay_value_bootstrap: the value of each replayed state in those returns: ``"imagined"`` (the imagined
+        return from it, as in DreamerV3; imagination then starts from every row, see ``imagine_starts``) or
+        ``"critic"`` (the slow critic's value of its posterior state: no imagination needed beyond
+        ``imagine_starts``, so the loss costs one critic pass over the batch)
     :param continue_scale: weight of the continue head's loss in the world model's loss (DreamerV3: 1). The continue
         head is where imagined episodes end: an agent that rarely fails stores few terminations, and a head that stops
         marking them lets imagination run past the failures (``rrl_sb3.dreamer.diagnostics`` measures it)
@@ -152,6 +157,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         actor_gradient: ActorGradient | str = "auto",
         slow_critic_tau: float = 0.02,
         replay_value_scale: float = 0.0,
+        replay_value_bootstrap: str = "imagined",
         continue_scale: float = 1.0,
         continue_loss: str = "mean",
         terminal_share: float = 0.0,
@@ -220,6 +226,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         self.actor_gradient = actor_gradient
         self.slow_critic_tau = slow_critic_tau
         self.replay_value_scale = replay_value_scale
+        self.replay_value_bootstrap = replay_value_bootstrap
         self.continue_scale = continue_scale
         self.continue_loss = continue_loss
         self.terminal_share = terminal_share
@@ -245,6 +252,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             slow_critic_tau=IN_UNIT_INTERVAL,
             entropy_coef=NON_NEGATIVE,
             replay_value_scale=NON_NEGATIVE,
+            replay_value_bootstrap=one_of("imagined", "critic"),
             continue_scale=NON_NEGATIVE,
             continue_loss=one_of("mean", "balanced"),
             terminal_share=IN_CLOSED_UNIT_INTERVAL,
@@ -265,18 +273,22 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
                 f"imagine_starts must be at most sequence_length={self.sequence_length} (or None: every row; or 'auto'), "
                 f"got imagine_starts={self.imagine_starts!r}"
             )
-        if starts is not None and starts < self.sequence_length and self.replay_value_scale > 0:
+        if starts is not None and starts < self.sequence_length and self._replay_needs_every_row():
             raise ValueError(
-                f"replay_value_scale={self.replay_value_scale!r} bootstraps every replayed row with its imagined return: it "
-                f"needs imagination from every row (imagine_starts=None or 'auto'), got imagine_starts={self.imagine_starts!r}"
+                f"replay_value_scale={self.replay_value_scale!r} with replay_value_bootstrap='imagined' bootstraps every "
+                "replayed row with its imagined return: it needs imagination from every row (imagine_starts=None or "
+                f"'auto'; or replay_value_bootstrap='critic'), got imagine_starts={self.imagine_starts!r}"
             )
         self._check_buffer_holds_a_sequence(self.sequence_length)
 
     def _imagine_starts(self) -> int | None:
         """The number of start states per replayed sequence that ``imagine_starts`` means (``None``: every row)."""
         if self.imagine_starts == "auto":
-            return None if self.replay_value_scale > 0 else min(AUTO_IMAGINE_STARTS, self.sequence_length)
+            return None if self._replay_needs_every_row() else min(AUTO_IMAGINE_STARTS, self.sequence_length)
         return self.imagine_starts  # type: ignore[return-value]
+
+    def _replay_needs_every_row(self) -> bool:
+        return self.replay_value_scale > 0 and self.replay_value_bootstrap == "imagined"
 
     def _setup_model(self) -> None:
         # The policy builds the three optimizers; the actor's and critic's rates are arguments of the algorithm.
@@ -379,6 +391,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             self.entropy_coef,
             self.actor_gradient,  # type: ignore[arg-type]
             replay_value_scale=self.replay_value_scale,
+            replay_value_bootstrap=self.replay_value_bootstrap,  # type: ignore[arg-type]
         )
         replay = ReplayTargets.from_batch(posterior.features, data) if self.replay_value_scale > 0 else None
         with autocast(self.device, self._compute_dtype):
