@@ -233,6 +233,13 @@ COMMANDS: dict[str, Tiny | Elsewhere] = {
     "rrl-bench run SUITE.yml --backend ray --ray-address HOST:6379": Elsewhere(
         "tests/test_benchmark.py::test_ray_backend_runs_a_tiny_suite (slow: a local Ray instance; no cluster here)"
     ),
+    "rrl-bench run benchmarks/suites/pomdp.yml --results runs/pomdp --checkpoint-every 5000": Tiny(
+        "bench",
+        (
+            ("pomdp.yml", "pomdp.yml --algos dreamer --envs rrl_sb3/CartPoleNoVel-v1 --seeds 0 --steps 300" + BENCH_TINY),
+            ("--checkpoint-every 5000", "--checkpoint-every 100"),
+        ),
+    ),
     "rrl-bench report runs/benchmark/suite": Tiny("bench"),
     "rrl-bench list": Tiny("bench"),
     "rrl-bench run benchmarks/suites/pomdp.yml --backend ray --ray-address HOST:6379 --results runs/pomdp": Elsewhere(

@@ -415,3 +415,95 @@ def test_infinite_observation_under_vec_normalize(algo: str) -> None:
     model = build(algo, VecNormalize(venv))  # VecNormalize clips the normalised observation: the original one is checked
     with pytest.raises(NonFiniteError, match="env 0 returned a non-finite observation at step 10"):
         model.learn(40)
+
+
+# --- VecCheckFinite: the same guard for any algorithm -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("field", ["observation", "reward"])
+def test_vec_check_finite_names_env_step_and_field_under_vec_normalize(field: str, value: float) -> None:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rrl_sb3.common import VecCheckFinite
+
+    class BadAt(NanAt):
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self.steps += 1
+            if self.steps == self.at:
+                obs, reward = (np.full_like(obs, value), reward) if field == "observation" else (obs, value)
+            return obs, reward, terminated, truncated, info
+
+    venv = DummyVecEnv([lambda i=i: BadAt(gym.make("Pendulum-v1"), 7 if i == 1 else 10**9, "") for i in range(2)])
+    env = VecNormalize(VecCheckFinite(venv))  # under VecNormalize, whose clipping would hide an infinite value
+    env.reset()
+    for _ in range(6):
+        env.step(np.zeros((2, 1), dtype=np.float32))
+    with pytest.raises(NonFiniteError, match=rf"env 1 returned a non-finite {field} at step 7 \(VecEnv steps"):
+        env.step(np.zeros((2, 1), dtype=np.float32))
+    assert np.isfinite(env.obs_rms.mean).all() and np.isfinite(env.ret_rms.var).all()  # nothing reached the statistics
+
+
+def test_vec_check_finite_dict_observations_terminal_observations_and_actions() -> None:
+    from rrl_sb3.common import VecCheckFinite
+
+    class DictEnv(gym.Env):
+        observation_space = gym.spaces.Dict({"pos": gym.spaces.Box(-1, 1, (2,)), "goal": gym.spaces.Box(-1, 1, (1,))})
+        action_space = gym.spaces.Box(-1, 1, (1,))
+
+        def __init__(self, bad: str) -> None:
+            self.bad, self.t = bad, 0
+
+        def reset(self, *, seed: int | None = None, options: Any = None) -> Any:
+            self.t = 0
+            return {"pos": np.zeros(2, np.float32), "goal": np.zeros(1, np.float32)}, {}
+
+        def step(self, action: Any) -> Any:
+            self.t += 1
+            obs = {"pos": np.zeros(2, np.float32), "goal": np.zeros(1, np.float32)}
+            if self.t == 2 and self.bad == "goal":
+                obs["goal"][0] = np.nan
+            if self.t == 3 and self.bad == "terminal":
+                obs["pos"][1] = np.inf  # the last observation of an episode: VecEnv puts it in info, resets
+                return obs, 0.0, True, False, {}
+            return obs, 0.0, False, False, {}
+
+    env = VecCheckFinite(DummyVecEnv([lambda: DictEnv("goal")]))
+    env.reset()
+    env.step(np.zeros((1, 1), np.float32))
+    with pytest.raises(NonFiniteError, match=r"env 0 returned a non-finite observation\['goal'\] at step 2"):
+        env.step(np.zeros((1, 1), np.float32))
+    env = VecCheckFinite(DummyVecEnv([lambda: DictEnv("terminal")]))
+    env.reset()
+    for _ in range(2):
+        env.step(np.zeros((1, 1), np.float32))
+    with pytest.raises(NonFiniteError, match=r"env 0 returned a non-finite terminal_observation\['pos'\] at step 3"):
+        env.step(np.zeros((1, 1), np.float32))
+    with pytest.raises(NonFiniteError, match="non-finite action for env 0 at step 3"):
+        env.step(np.full((1, 1), np.nan, np.float32))
+
+
+def test_vec_check_finite_stops_recurrent_ppo_before_a_nan_reward_reaches_its_weights() -> None:
+    """sb3-contrib's RecurrentPPO stores a NaN reward and trains on it; wrapped, it stops at that step."""
+    from rrl_sb3.common import VecCheckFinite
+
+    model = build("RecurrentPPO-MlpGruPolicy", VecCheckFinite(poisoned_pendulum("reward", at=50)))
+    snapshots = Snapshots()
+    with pytest.raises(NonFiniteError, match="env 1 returned a non-finite reward at step 50"):
+        model.learn(400, callback=snapshots)
+    assert model._n_updates > 0  # it came mid-training
+    assert_params_finite_and_equal(model, snapshots.last)
+    assert np.isfinite(model.rollout_buffer.rewards).all()
+
+
+def test_vec_check_finite_changes_nothing_on_finite_data() -> None:
+    from rrl_sb3.common import VecCheckFinite
+
+    def run(wrap: bool) -> dict[str, th.Tensor]:
+        env = make_vec_env("Pendulum-v1", n_envs=2, seed=0)
+        model = build("RecurrentPPO-MlpGruPolicy", VecCheckFinite(env) if wrap else env)
+        return model.learn(200).policy.state_dict()
+
+    plain, wrapped = run(False), run(True)
+    assert all(th.equal(plain[k], wrapped[k]) for k in plain)

@@ -31,6 +31,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.hyperparams import Prepared, check_values
+from rrl_sb3.common.guards import VecCheckFinite
 from rrl_sb3.policies import GRU_POLICY_ALIASES
 
 
@@ -230,13 +231,16 @@ def check_booleans(function: Callable[..., Any], kwargs: Mapping[str, Any], wher
 
 
 def make_env_pair(env_id: str, prepared: Prepared, seed: int, eval_seed: int) -> tuple[VecEnv, VecEnv]:
-    """The training envs and the evaluation env, wrapped alike (normalisation, frame stacking) as rl-zoo3 does.
+    """The training envs and the evaluation env, wrapped alike (normalisation, frame stacking) as rl-zoo3 does, each
+    directly around its envs in :class:`~rrl_sb3.common.VecCheckFinite`.
 
     The evaluation env's ``VecNormalize`` does not update its statistics and reports raw rewards; the caller copies
     the training statistics into it before each evaluation (``sync_envs_normalization``).
     """
-    train_env = make_vec_env(env_id, n_envs=prepared.n_envs, seed=seed, env_kwargs=prepared.env_kwargs)
-    eval_env = make_vec_env(env_id, n_envs=1, seed=eval_seed, env_kwargs=prepared.env_kwargs)
+    # VecCheckFinite innermost: a NaN or infinite value from an env fails the run at that step, for every algorithm,
+    # before VecNormalize's clipping can hide it
+    train_env: VecEnv = VecCheckFinite(make_vec_env(env_id, n_envs=prepared.n_envs, seed=seed, env_kwargs=prepared.env_kwargs))
+    eval_env: VecEnv = VecCheckFinite(make_vec_env(env_id, n_envs=1, seed=eval_seed, env_kwargs=prepared.env_kwargs))
     if prepared.normalize is not None:
         normalize = _normalize_kwargs(prepared)
         train_env = VecNormalize(train_env, **normalize)

@@ -4,6 +4,7 @@ rrl-bench run benchmarks/suites/quick_comparison.yml --results runs/compare
 rrl-bench run --algos dreamer recurrent_ppo_lstm --envs rrl_sb3/PendulumNoVel-v1 --seeds 0 1 --steps 20000
 rrl-bench run SUITE.yml --cpu-seconds 600      # also stop each run at 600 s of training CPU time
 rrl-bench run SUITE.yml --backend ray --ray-address HOST:6379
+rrl-bench run SUITE.yml --checkpoint-every 5000 # resumable checkpoints every 5,000 env steps (0: none)
 rrl-bench report runs/compare
 rrl-bench report runs/compare --cpu-budget rrl_sb3/PendulumNoVel-v1=300
 rrl-bench list
@@ -90,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the upper bound on env steps (replaces the suite's CPU budgets)",
     )
     run.add_argument("--eval-freq", type=int, help="env steps between evaluations (default: the protocol's)")
+    run.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help="env steps between checkpoints of each run, from which a re-run resumes an interrupted run "
+        "(default: the suite's checkpoint_every, else 10000; 0: no checkpoints)",
+    )
+    run.add_argument(
+        "--keep-checkpoints", action="store_true", help="keep the checkpoints of finished runs (default: removed)"
+    )
     run.add_argument(
         "--hyperparams", type=Path, help="directory of <algo>.yml files (default: the packaged rrl_sb3/hyperparams/)"
     )
@@ -183,6 +193,7 @@ def suite_from_args(args: argparse.Namespace) -> Suite:
         "n_timesteps": args.steps,
         "cpu_seconds": args.cpu_seconds,
         "eval_freq": args.eval_freq,
+        "checkpoint_every": args.checkpoint_every,
         "hyperparams_dir": args.hyperparams,
         "name": args.name,
         "device": args.device,
@@ -272,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 threads_per_run=args.threads_per_run,
                 ray_address=args.ray_address,
                 verbose=not args.quiet,
+                keep_checkpoints=args.keep_checkpoints,
             )
         finally:
             if previous is not None:  # None: not installed from Python, nothing to restore

@@ -39,6 +39,8 @@ class RunSpec:
     :param device: torch device of the model
     :param final_n_eval_episodes: deterministic episodes of the final evaluation
     :param cpu_seconds: CPU budget (``None``: none): the run stops once its training CPU time reaches it
+    :param checkpoint_every: env steps between two checkpoints of the run (``0``: none); not part of its
+        :meth:`config`, since checkpoints change none of its numbers
     """
 
     label: str
@@ -52,6 +54,7 @@ class RunSpec:
     device: str = "cpu"
     final_n_eval_episodes: int = FINAL_N_EVAL_EPISODES
     cpu_seconds: float | None = None
+    checkpoint_every: int = 0
 
     @property
     def eval_seed(self) -> int:
@@ -101,6 +104,8 @@ class RunResult:
     :param info: where the run ran: host, CPU model and its bf16 units, cores, torch threads, package versions
     :param stopped_on: what ended a finished run: ``"n_timesteps"`` or ``"cpu_seconds"`` (its budgets), or
         ``"should_stop"`` (a tuning trial stopped by its pruner: no final evaluation)
+    :param resumed: one entry per time the run resumed from a checkpoint after an interruption, oldest first:
+        ``{"env_steps": ..., "checkpoint": <directory name>}``
     """
 
     run: RunSpec
@@ -112,6 +117,7 @@ class RunResult:
     total_seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
     stopped_on: str | None = None
+    resumed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def final_return(self) -> float | None:

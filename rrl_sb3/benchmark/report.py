@@ -68,7 +68,16 @@ from rrl_sb3.benchmark.stats import (
     median_steps,
     steps_to_threshold,
 )
-from rrl_sb3.benchmark.store import DONE_SUFFIX, ERROR_SUFFIX, RECORDS_SUFFIX, ResultStore, env_slug
+from rrl_sb3.benchmark.store import (
+    CHECKPOINT_PREFIX,
+    CHECKPOINTS_SUFFIX,
+    DONE_SUFFIX,
+    ERROR_SUFFIX,
+    RECORDS_SUFFIX,
+    ResultStore,
+    env_slug,
+)
+from rrl_sb3.common.checkpoints import latest_checkpoint
 
 #: Return an evaluation must reach for an env to count as solved, where the env spec has no reward_threshold.
 #: Pendulum: -200, the level rl-zoo3's tuned agents reach and the target of DESIGN.md.
@@ -581,6 +590,33 @@ def plot_env(env_id: str, runs: Sequence[RunData], threshold: float | None, path
     plt.close(fig)
 
 
+def format_resumed(runs: Sequence[RunData]) -> list[str]:
+    """A line per finished run that was resumed from checkpoints (its marker's ``resumed``), saying from where."""
+    lines = []
+    for run in runs:
+        entries = (run.marker or {}).get("resumed") or []
+        if entries:
+            where = ", ".join(f"{entry['env_steps']:,} env steps ({entry['checkpoint']})" for entry in entries)
+            times = "once" if len(entries) == 1 else f"{len(entries)} times"
+            lines.append(f"- {run.algo} on {run.env}, seed {run.seed}: resumed {times}, from {where}")
+    return lines
+
+
+def resumable_runs(root: Path) -> list[str]:
+    """The unfinished runs under ``root`` that a re-run resumes from a checkpoint: ``"<path>: checkpoint at N env
+    steps"`` for each checkpoint directory (``seed_<s>.checkpoints``) without a completion marker beside it."""
+    found = []
+    for directory in sorted(root.rglob(f"*{CHECKPOINTS_SUFFIX}")):
+        stem = directory.name[: -len(CHECKPOINTS_SUFFIX)]
+        if not directory.is_dir() or directory.with_name(stem + DONE_SUFFIX).is_file():
+            continue
+        latest = latest_checkpoint(directory, CHECKPOINT_PREFIX)
+        if latest is not None:
+            steps = int(latest.name.split("_")[1])
+            found.append(f"{directory.parent.relative_to(root)}/{stem}: checkpoint at {steps:,} env steps")
+    return found
+
+
 def _last_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[-1] if lines else "unknown error"
@@ -731,11 +767,17 @@ def write_report(
                 sections += ["", f"![time to threshold against env-step cost on {env_id}]({plot})"]
             if log is not None:
                 log(f"\nbreak-even env-step cost\n\n{break_even}")
+    resumed = format_resumed(results.finished)
+    if resumed:
+        sections += ["", "## Resumed runs", "", "Runs interrupted and resumed from their checkpoints:", "", *resumed]
+        if log is not None:
+            log("\nresumed runs\n\n" + "\n".join(resumed))
     problems = [f"- failed: {r.algo} on {r.env}, seed {r.seed}: {_last_line(r.error)}" for r in results.failed]
     problems += [
         f"- unfinished (interrupted?): {r.algo} on {r.env}, seed {r.seed}, last record at {r.steps[-1]} steps"
         for r in results.unfinished
     ]
+    problems += [f"- unfinished, resumable: {where}" for where in resumable_runs(root)]
     if problems:
         sections += ["", "## Runs not in the tables", "", *problems]
         if log is not None:

@@ -21,6 +21,9 @@ from rrl_sb3.benchmark.worker import RunResult, execute_run, exit_with_parent
 
 #: Where the runs of a suite go: a local process pool or Ray tasks
 BACKENDS = ("local", "ray")
+#: times Ray runs a task again whose worker process or node died (a failure of the run itself is not retried: it
+#: returns its traceback)
+RAY_MAX_RETRIES = 3
 RAY_INSTALL_HINT = 'pip install "rrl-sb3[ray]"  (or: pip install "ray[default]>=2.9")'
 
 Log = Callable[[str], None]
@@ -153,12 +156,18 @@ def run_suite(
     ray_address: str | None = None,
     verbose: bool = True,
     log: Log = _print,
+    keep_checkpoints: bool = False,
 ) -> SuiteOutcome:
     """Run every run of ``suite`` that has not finished yet and store its records under ``results_dir``.
 
     A failed run is stored with its traceback and does not stop the others; an interrupted suite resumes where it
-    stopped when run again (unfinished runs start over). The algorithm/env pairs the suite skips are merged into the
-    directory's ``skipped.json`` (:meth:`rrl_sb3.benchmark.store.ResultStore.save_skipped`) for the report.
+    stopped when run again. Each run of an algorithm with exact checkpoints saves one every ``suite.checkpoint_every``
+    env steps in ``<results>/<label>/<env>/seed_<s>.checkpoints/``; run again, an unfinished run resumes from its latest
+    one and ends with the records (timing fields aside) it would have had without the interruption, while runs of
+    other algorithms start over. On Ray, a task whose worker or node dies is retried (``max_retries``) and resumes
+    the same way, provided every node reaches the results directory (a shared path). The algorithm/env pairs the suite
+    skips are merged into the directory's ``skipped.json``
+    (:meth:`rrl_sb3.benchmark.store.ResultStore.save_skipped`) for the report.
 
     :param suite: what to run
     :param results_dir: where results go (default ``runs/benchmark/<suite name>``)
@@ -171,6 +180,7 @@ def run_suite(
         a local Ray instance
     :param verbose: print a line per evaluation of every run
     :param log: where progress lines go
+    :param keep_checkpoints: keep the checkpoints of finished runs (default: removed once the records are written)
     :return: the finished, failed and skipped runs
     """
     if backend not in BACKENDS:
@@ -206,6 +216,8 @@ def run_suite(
 
     def collect(result: RunResult) -> None:
         store.save(result)
+        if result.status == "finished" and not keep_checkpoints:
+            store.remove_checkpoints(result.run)
         (outcome.finished if result.status == "finished" else outcome.failed).append(result)
         progress.update(result)
 
@@ -216,13 +228,13 @@ def run_suite(
         if workers * threads > cores:
             log(f"note: {workers} workers x {threads} threads exceed the {cores} cores: runs will slow each other down")
         log(f"local process pool: {workers} workers x {threads} torch threads")
-        _run_local(pending, workers, threads, verbose, collect)
+        _run_local(pending, workers, threads, verbose, collect, store)
     else:
         if suite.num_gpus > 0 and suite.device == "cpu":
             log("note: the runs ask Ray for GPUs but build their models on the CPU; set device (--device cuda) to use them")
         threads = threads_per_run or max(1, int(suite.num_cpus or 1))
         num_cpus = suite.num_cpus if suite.num_cpus is not None else threads
-        _run_ray(pending, ray_address, workers, threads, num_cpus, suite.num_gpus, verbose, collect, log)
+        _run_ray(pending, ray_address, workers, threads, num_cpus, suite.num_gpus, verbose, collect, log, store)
     return outcome
 
 
@@ -264,11 +276,18 @@ def ray_result(ray: Any, ref: Any, run: RunSpec) -> RunResult:
 
 
 def _run_local(
-    runs: Sequence[RunSpec], workers: int, threads: int, verbose: bool, collect: Callable[[RunResult], None]
+    runs: Sequence[RunSpec],
+    workers: int,
+    threads: int,
+    verbose: bool,
+    collect: Callable[[RunResult], None],
+    store: ResultStore,
 ) -> None:
     pool = local_pool(workers)
     try:
-        futures = {pool.submit(execute_run, run, threads, verbose): run for run in runs}
+        futures = {
+            pool.submit(execute_run, run, threads, verbose, checkpoint_dir=store.checkpoint_dir(run)): run for run in runs
+        }
         for future in as_completed(futures):
             collect(future_result(future, futures[future]))
     except BaseException:  # Ctrl-C, or SIGTERM through the CLI
@@ -322,6 +341,7 @@ def _run_ray(
     verbose: bool,
     collect: Callable[[RunResult], None],
     log: Log,
+    store: ResultStore,
 ) -> None:
     with ray_tasks(address, workers, verbose) as (ray, refs):
         resources = ray.cluster_resources()
@@ -329,8 +349,11 @@ def _run_ray(
             f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs in the cluster; "
             f"each run asks {num_cpus:g} CPU, {num_gpus:g} GPU"
         )
-        task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(execute_run)
-        refs.update({task.remote(run, threads, verbose): run for run in runs})
+        # a task whose worker process or node dies is retried; it resumes from the run's latest checkpoint
+        task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=RAY_MAX_RETRIES)(execute_run)
+        refs.update(
+            {task.remote(run, threads, verbose, checkpoint_dir=str(store.checkpoint_dir(run).resolve())): run for run in runs}
+        )
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:

@@ -11,7 +11,12 @@
   evaluation settings), why it stopped (``stopped_on``: ``"n_timesteps"`` or ``"cpu_seconds"``; absent from older
   markers), its timings, the host and package versions. A run with this file is skipped by a re-run;
 - ``seed_<s>.error.txt``: the traceback of a failed run (its first line: ``# {"algo": ..., "env": ..., "seed": ...}``);
-  removed when the run later succeeds.
+  removed when the run later succeeds;
+- ``seed_<s>.checkpoints/``: the checkpoints of an unfinished run (:mod:`rrl_sb3.benchmark.worker`), from which a
+  re-run resumes; removed once the run has finished and its records are written (unless kept on request).
+
+A run that resumed after interruptions says so in its marker: ``"resumed"``, one entry per resumption
+(``{"env_steps": ..., "checkpoint": ...}``); a run that never was has ``"resumed": []`` (older markers: absent).
 
 ``<results>/skipped.json`` lists the algorithm/env pairs that suites left out because the algorithm cannot act in the
 env's action space (:class:`SkippedPair`), merged over every suite run into the directory, so that the report can say
@@ -23,6 +28,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +39,9 @@ from rrl_sb3.benchmark.records import RunResult, RunSpec, SkippedPair
 
 DONE_SUFFIX = ".done.json"
 ERROR_SUFFIX = ".error.txt"
+CHECKPOINTS_SUFFIX = ".checkpoints"
+#: name prefix of a run's checkpoint directories in it (``checkpoint_<env steps>_steps``)
+CHECKPOINT_PREFIX = "checkpoint"
 RECORDS_SUFFIX = ".jsonl"
 SKIPPED_FILE = "skipped.json"
 
@@ -65,6 +74,15 @@ class ResultStore:
             base.with_name(base.name + DONE_SUFFIX),
             base.with_name(base.name + ERROR_SUFFIX),
         )
+
+    def checkpoint_dir(self, run: RunSpec) -> Path:
+        """Where a run's checkpoints go while it is unfinished."""
+        base = self.base(run.label, run.env_id, run.seed)
+        return base.with_name(base.name + CHECKPOINTS_SUFFIX)
+
+    def remove_checkpoints(self, run: RunSpec) -> None:
+        """Delete a run's checkpoint directory (once its result is saved)."""
+        shutil.rmtree(self.checkpoint_dir(run), ignore_errors=True)
 
     def skipped(self) -> list[SkippedPair]:
         """The pairs of :data:`SKIPPED_FILE`; none for a directory without it (written before it existed)."""
@@ -112,6 +130,7 @@ class ResultStore:
                 "env_steps": result.records[-1]["env_steps"] if result.records else None,
                 "final_mean_return": result.final_return,
                 "stopped_on": result.stopped_on,
+                "resumed": result.resumed,
                 "train_seconds": round(result.train_seconds, 2),
                 "eval_seconds": round(result.eval_seconds, 2),
                 "total_seconds": round(result.total_seconds, 2),

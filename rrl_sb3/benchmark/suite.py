@@ -9,6 +9,7 @@ A suite file (``benchmarks/suites/*.yml``)::
     eval_freq: 2000               # env steps between evaluations (default: see default_eval_freq)
     n_eval_episodes: 10           # episodes of each periodic evaluation
     final_n_eval_episodes: 50     # episodes of the final evaluation (its error bar)
+    checkpoint_every: 10000       # env steps between checkpoints an interrupted run resumes from (0: none)
     hyperparams_dir: ../hyperparams   # relative to this file (default: the package's rrl_sb3/hyperparams/)
     device: cpu
     resources: {num_cpus: 1, num_gpus: 0}   # what each run asks of a Ray cluster
@@ -69,6 +70,9 @@ from rrl_sb3.benchmark.records import (
 
 #: Evaluation protocol (DESIGN.md): every 2,000 env steps; 10,000 for on-policy runs of 100,000 steps or more.
 EVAL_FREQ = 2_000
+#: env steps between two checkpoints of a run (``checkpoint_every``): a Dreamer run of the committed suites writes one
+#: every few CPU minutes
+CHECKPOINT_EVERY = 10_000
 LONG_ON_POLICY_EVAL_FREQ = 10_000
 LONG_RUN = 100_000
 
@@ -83,6 +87,7 @@ _SUITE_KEYS = (
     "eval_freq",
     "n_eval_episodes",
     "final_n_eval_episodes",
+    "checkpoint_every",
     "hyperparams_dir",
     "device",
     "resources",
@@ -179,6 +184,8 @@ class Suite:
     :param device: torch device of the models
     :param num_cpus: CPUs a run asks of a Ray cluster (``None``: its torch threads)
     :param num_gpus: GPUs (or a fraction) a run asks of a Ray cluster
+    :param checkpoint_every: env steps between two checkpoints of each run of an algorithm with exact checkpoints,
+        from which ``rrl-bench run`` resumes a run that was interrupted (``0``: no checkpoints)
     :param build_check: whether :meth:`plan` builds each algorithm/env pair's model once to check its settings
     :param source: the suite file it was read from (named in the plan's errors about its hyperparameter overrides)
     """
@@ -196,6 +203,7 @@ class Suite:
     num_cpus: float | None = None
     num_gpus: float = 0.0
     cpu_seconds: float | None = None
+    checkpoint_every: int = CHECKPOINT_EVERY
     build_check: bool = True
     source: str | None = None
 
@@ -238,6 +246,12 @@ class Suite:
             set_(self, key, as_positive_int(key, getattr(self, key)))
         if self.cpu_seconds is not None:
             set_(self, "cpu_seconds", as_positive_number("cpu_seconds", self.cpu_seconds))
+        every = parse_number(self.checkpoint_every)
+        if isinstance(every, bool) or not isinstance(every, (int, float)) or every != int(every) or every < 0:
+            raise ConfigError(
+                f"checkpoint_every must be an integer >= 0 (0: no checkpoints), got checkpoint_every={self.checkpoint_every!r}"
+            )
+        set_(self, "checkpoint_every", int(every))
         for key, value, strictly in (("num_cpus", self.num_cpus, True), ("num_gpus", self.num_gpus, False)):
             if value is None and key == "num_cpus":
                 continue
@@ -309,6 +323,7 @@ class Suite:
             eval_freq=data.get("eval_freq"),
             n_eval_episodes=data.get("n_eval_episodes", N_EVAL_EPISODES),
             final_n_eval_episodes=data.get("final_n_eval_episodes", FINAL_N_EVAL_EPISODES),
+            checkpoint_every=data.get("checkpoint_every", CHECKPOINT_EVERY),
             name=str(data.get("name", default_name)),
             hyperparams_dir=hyperparams_dir,
             device=data.get("device", "cpu"),
@@ -387,6 +402,7 @@ class Suite:
                         self.device,
                         self.final_n_eval_episodes,
                         cpu_seconds,
+                        self.checkpoint_every,
                     )
                     for seed in self.seeds
                 )

@@ -1,14 +1,23 @@
 """One run: train with periodic evaluation following the protocol of DESIGN.md, and return its records.
 
-This is what a process-pool worker or a Ray task executes; it writes nothing, the driver stores the result.
+This is what a process-pool worker or a Ray task executes; it writes nothing but its checkpoints (given a checkpoint
+directory), the driver stores the result.
+
+Checkpoints: a run of an algorithm with exact checkpoints (``save_checkpoint``: Dreamer, RecurrentSAC, REINFORCE) saves
+one every ``run.checkpoint_every`` env steps into its checkpoint directory (:data:`CHECKPOINT_PREFIX`
+``_<steps>_steps/``, the last :data:`KEEP_CHECKPOINTS` kept), the evaluation recorder's state included
+(:data:`RUN_STATE_FILE`); started again after an interruption, it resumes from the latest complete one and ends with the
+records (timing fields aside) of a run that was never interrupted. Other algorithms (SB3's and sb3-contrib's) start over.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import platform
+import shutil
 import signal
 import sys
 import threading
@@ -16,6 +25,7 @@ import time
 import traceback
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +37,14 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 from rrl_sb3.benchmark.algorithms import build_model, make_env_pair
 from rrl_sb3.benchmark.hyperparams import prepare
 from rrl_sb3.benchmark.records import RunResult, RunSpec  # RunResult: defined in records.py, importable from here
+from rrl_sb3.benchmark.store import CHECKPOINT_PREFIX
+from rrl_sb3.common.checkpoints import RESUME_FILE, ResumableCheckpointCallback, checkpoints, latest_checkpoint
 from rrl_sb3.common.precision import cpu_bf16_units, cpu_model
+
+#: the runner's own file in each checkpoint: the evaluation recorder's state and the run's earlier resumptions
+RUN_STATE_FILE = "run_state.json"
+#: checkpoints kept per unfinished run (the newest two: a run killed while writing one resumes from the other)
+KEEP_CHECKPOINTS = 2
 
 #: Linux ``prctl`` option: the signal the kernel sends this process when its parent dies (``<linux/prctl.h>``).
 PR_SET_PDEATHSIG = 1
@@ -143,6 +160,7 @@ class EvalRecorder(BaseCallback):
         self._cpu_start = time.process_time()
         self._next_eval = eval_freq
         self._last_eval_step: int | None = None
+        self._restored: dict[str, Any] | None = None
 
     def _on_training_start(self) -> None:
         self._start = time.perf_counter()
@@ -153,6 +171,32 @@ class EvalRecorder(BaseCallback):
         self._last_eval_step = None
         self.stopped_on_cpu_budget = False
         self.stopped_early = False
+        if self._restored is not None:  # a resumed run: go on from the checkpointed state
+            state, self._restored = self._restored, None
+            self.records = [dict(record) for record in state["records"]]
+            self._next_eval = int(state["next_eval"])
+            self._last_eval_step = state["last_eval_step"]
+            self.eval_seconds, self.eval_cpu_seconds = float(state["eval_seconds"]), float(state["eval_cpu_seconds"])
+            # the clocks continue from where the checkpoint left them
+            self._start -= float(state["train_seconds"]) + self.eval_seconds
+            self._cpu_start -= float(state["train_cpu_seconds"]) + self.eval_cpu_seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        """What resuming the recorder needs (JSON-serialisable): the records so far, the next evaluation's step and the
+        training and evaluation clocks."""
+        return {
+            "records": self.records,
+            "next_eval": self._next_eval,
+            "last_eval_step": self._last_eval_step,
+            "train_seconds": self.train_seconds,
+            "train_cpu_seconds": self.train_cpu_seconds,
+            "eval_seconds": self.eval_seconds,
+            "eval_cpu_seconds": self.eval_cpu_seconds,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict` at the next ``learn`` (``reset_num_timesteps=False``)."""
+        self._restored = state
 
     def _on_step(self) -> bool:
         if self.cpu_budget is not None and self.train_cpu_seconds >= self.cpu_budget:
@@ -250,14 +294,21 @@ def execute_run(
     verbose: bool = True,
     recorder_class: type[EvalRecorder] | None = None,
     should_stop: Callable[[dict[str, Any]], bool] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Train and evaluate one run; never raises for a failure of the run itself (it is returned with its traceback).
+
+    With ``checkpoint_dir`` and ``run.checkpoint_every > 0``, an algorithm with exact checkpoints saves one there every
+    ``run.checkpoint_every`` env steps and, when the directory already holds a complete one (the run was interrupted),
+    resumes from the latest (see the module docstring); the result's ``resumed`` lists each resumption. The
+    checkpoints stay: the driver removes them once it has stored the result.
 
     :param run: the run
     :param threads: torch intra-op threads of this run
     :param verbose: print a line per evaluation
     :param recorder_class: an :class:`EvalRecorder` subclass that records more at each evaluation (experiments)
     :param should_stop: :class:`EvalRecorder`'s early stop (a tuning trial's pruner; picklable for the worker)
+    :param checkpoint_dir: the run's checkpoint directory (``None``: no checkpoints)
     """
     started = time.perf_counter()
     result = RunResult(run, "failed", info=environment_info(threads))
@@ -277,7 +328,22 @@ def execute_run(
         prepared = prepare(run.hyperparams, run.where)
         train_env, eval_env = make_env_pair(run.env_id, prepared, run.seed, run.eval_seed)
         try:
-            model = build_model(run.algo, prepared, train_env, run.seed, run.device, run.where)
+            cls = run.algo.load_class()
+            directory = Path(checkpoint_dir) if checkpoint_dir is not None and run.checkpoint_every > 0 else None
+            if directory is not None and not hasattr(cls, "load_checkpoint"):
+                if verbose:
+                    print(f"  {run.describe()}: {cls.__name__} has no exact checkpoints: an interrupted run starts over")
+                directory = None
+            resume_from = _resumable_checkpoint(directory) if directory is not None else None
+            state: dict[str, Any] = {"resumed": []}
+            if resume_from is not None:
+                model = cls.load_checkpoint(resume_from, env=train_env, device=run.device)  # type: ignore[attr-defined]
+                state = json.loads((resume_from / RUN_STATE_FILE).read_text())
+                state["resumed"].append({"env_steps": int(model.num_timesteps), "checkpoint": resume_from.name})
+                if verbose:
+                    print(f"  {run.describe()}: resumed from {resume_from} ({model.num_timesteps} env steps)", flush=True)
+            else:
+                model = build_model(run.algo, prepared, train_env, run.seed, run.device, run.where)
             meta = {"algo": run.label, "env": run.env_id, "seed": run.seed}
             recorder = (recorder_class or EvalRecorder)(
                 eval_env,
@@ -290,7 +356,22 @@ def execute_run(
                 run.cpu_seconds,
                 should_stop,
             )
-            model.learn(run.n_timesteps, callback=recorder)
+            result.resumed = state["resumed"]
+            if resume_from is not None:
+                recorder.load_state_dict(state["recorder"])
+            callbacks: list[BaseCallback] = [recorder]
+            if directory is not None:
+                active = recorder
+
+                def write_state(path: Path) -> None:
+                    text = json.dumps({"recorder": active.state_dict(), "resumed": state["resumed"]})
+                    (path / RUN_STATE_FILE).write_text(text)
+
+                save_freq = max(1, run.checkpoint_every // train_env.num_envs)
+                callbacks.append(
+                    ResumableCheckpointCallback(save_freq, directory, CHECKPOINT_PREFIX, KEEP_CHECKPOINTS, on_save=write_state)
+                )
+            model.learn(run.n_timesteps - model.num_timesteps, callback=callbacks, reset_num_timesteps=resume_from is None)
         finally:
             train_env.close()
             eval_env.close()
@@ -306,6 +387,18 @@ def execute_run(
         result.eval_seconds = recorder.eval_seconds
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+def _resumable_checkpoint(directory: Path) -> Path | None:
+    """The latest complete checkpoint of a run in ``directory`` (``None`` if none); incomplete ones, and any newer than
+    it (a run killed while writing), are removed."""
+    latest = latest_checkpoint(directory, CHECKPOINT_PREFIX)
+    if latest is not None and not (latest / RUN_STATE_FILE).is_file():  # written before resume.pkl: cannot happen
+        raise ValueError(f"{latest} has {RESUME_FILE} but no {RUN_STATE_FILE}: not a checkpoint of rrl-bench")
+    for path in checkpoints(directory, CHECKPOINT_PREFIX):
+        if not (path / RESUME_FILE).is_file():
+            shutil.rmtree(path, ignore_errors=True)
+    return latest
 
 
 def _last_wall(recorder: EvalRecorder) -> float:

@@ -3,7 +3,7 @@ exact checkpoints."""
 
 from rrl_sb3.common.buffers import SequenceReplayBuffer, SequenceReplayBufferSamples, final_observations
 from rrl_sb3.common.checkpoints import ResumableCheckpointCallback, latest_checkpoint
-from rrl_sb3.common.guards import NonFiniteError
+from rrl_sb3.common.guards import NonFiniteError, VecCheckFinite
 from rrl_sb3.common.math import ReturnNormalizer, TwoHotBins, lambda_returns, symexp, symlog
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "SequenceReplayBuffer",
     "SequenceReplayBufferSamples",
     "TwoHotBins",
+    "VecCheckFinite",
     "final_observations",
     "lambda_returns",
     "latest_checkpoint",

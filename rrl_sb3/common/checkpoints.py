@@ -26,6 +26,8 @@ import pathlib
 import pickle
 import random
 import re
+import shutil
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
@@ -167,13 +169,20 @@ def latest_checkpoint(save_path: str | os.PathLike[str], name_prefix: str = "rl_
     A checkpoint counts once its resume state is written (the last file the callback writes), so a run killed while
     saving falls back to the previous one.
     """
+    complete = [path for path in checkpoints(save_path, name_prefix) if (path / RESUME_FILE).is_file()]
+    return complete[-1] if complete else None
+
+
+def checkpoints(save_path: str | os.PathLike[str], name_prefix: str = "rl_model") -> list[pathlib.Path]:
+    """Every checkpoint directory of :class:`ResumableCheckpointCallback` under ``save_path``, complete or not, oldest
+    (fewest env steps) first."""
     pattern = re.compile(rf"{re.escape(name_prefix)}_(\d+)_steps")
     found = []
     for entry in pathlib.Path(save_path).glob(f"{name_prefix}_*_steps"):
         match = pattern.fullmatch(entry.name)
-        if match and (entry / RESUME_FILE).is_file():
+        if match and entry.is_dir():
             found.append((int(match.group(1)), entry))
-    return max(found)[1] if found else None
+    return [path for _, path in sorted(found)]
 
 
 class ResumableCheckpointCallback(BaseCallback):
@@ -190,11 +199,16 @@ class ResumableCheckpointCallback(BaseCallback):
     On CPU with one torch thread, the resumed run ends bit-identical to one that was never stopped (same parameters,
     replay buffer and env steps), provided its callbacks draw the same random numbers.
 
+    Complete checkpoints already in ``save_path`` (those of the run being resumed) count towards ``keep_last``.
+
     :param save_freq: VecEnv steps between checkpoints (``save_freq * n_envs`` env steps)
     :param save_path: directory of the checkpoints (created if needed)
     :param name_prefix: prefix of each checkpoint's directory name
     :param keep_last: how many of the most recent checkpoints to keep (older ones are deleted); ``None`` keeps all
     :param verbose: 1 prints the path of each checkpoint
+    :param on_save: called with each checkpoint's directory before the model's files are written into it, to add
+        files of the caller's own (the benchmark runner's evaluation records): the checkpoint is complete, for
+        :func:`latest_checkpoint`, only once both are written
     """
 
     def __init__(
@@ -204,6 +218,7 @@ class ResumableCheckpointCallback(BaseCallback):
         name_prefix: str = "rl_model",
         keep_last: int | None = None,
         verbose: int = 0,
+        on_save: Callable[[pathlib.Path], None] | None = None,
     ) -> None:
         super().__init__(verbose)
         if isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1:
@@ -214,6 +229,7 @@ class ResumableCheckpointCallback(BaseCallback):
         self.save_path = pathlib.Path(save_path)
         self.name_prefix = name_prefix
         self.keep_last = keep_last
+        self.on_save = on_save
         self._due = False
         self._saved: list[pathlib.Path] = []
 
@@ -224,6 +240,7 @@ class ResumableCheckpointCallback(BaseCallback):
         assert env is not None  # a callback is initialised by learn, which needs the model's env
         _layers(env)  # refuse envs in other processes before the first round, not at the first save
         self.save_path.mkdir(parents=True, exist_ok=True)
+        self._saved = [path for path in checkpoints(self.save_path, self.name_prefix) if (path / RESUME_FILE).is_file()]
 
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:
@@ -235,13 +252,15 @@ class ResumableCheckpointCallback(BaseCallback):
             return
         self._due = False
         path = self.save_path / f"{self.name_prefix}_{self.num_timesteps}_steps"
+        if self.on_save is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / RESUME_FILE).unlink(missing_ok=True)  # incomplete until save_checkpoint writes it again
+            self.on_save(path)
         self.model.save_checkpoint(path)  # type: ignore[attr-defined]
-        self._saved.append(path)
+        if path not in self._saved:
+            self._saved.append(path)
         if self.verbose >= 1:
             print(f"Saving an exact checkpoint to {path}")
         if self.keep_last is not None:
             while len(self._saved) > self.keep_last:
-                old = self._saved.pop(0)
-                for file in old.iterdir():
-                    file.unlink()
-                old.rmdir()
+                shutil.rmtree(self._saved.pop(0), ignore_errors=True)

@@ -8,7 +8,9 @@ NaN. These checks stop it at the boundary, with an error naming where it came fr
 - :func:`check_finite_actions` checks the actions a policy chose before they are sent to the envs;
 - :func:`check_finite_observation` checks the observations given to ``predict``;
 - :func:`guarded_optimizer_step` takes an optimizer step only if the loss and the gradient norm are finite: otherwise
-  it leaves the weights untouched and raises (``"raise"``) or warns (``"warn"``) and skips the step.
+  it leaves the weights untouched and raises (``"raise"``) or warns (``"warn"``) and skips the step;
+- :class:`VecCheckFinite` does what :func:`check_env_step` does for any algorithm, SB3's and sb3-contrib's included, as
+  a ``VecEnvWrapper``.
 
 The checks only read the values: they draw no random numbers and change no computation, so a run on finite data gives
 the same numbers with or without them.
@@ -22,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch as th
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 #: What a guarded optimizer step does with a non-finite loss or gradient
 NON_FINITE_MODES = ("raise", "warn")
@@ -44,10 +48,10 @@ def _bad_rows(values: Any) -> np.ndarray:
     return np.flatnonzero(~finite.reshape(len(array), -1).all(axis=1))
 
 
-def _raise(field: str, env: int, step: int, value: Any, what: str) -> None:
+def _raise(field: str, env: int, step: int, value: Any, what: str, counter: str = "num_timesteps") -> None:
     raise NonFiniteError(
-        f"env {env} returned a non-finite {field} at step {step} (num_timesteps): {field}={np.asarray(value)!r}; "
-        f"{what}. Check the env (e.g. with stable_baselines3.common.vec_env.VecCheckNan) or clip its outputs."
+        f"env {env} returned a non-finite {field} at step {step} ({counter}): {field}={np.asarray(value)!r}; "
+        f"{what}. Check the env or clip its outputs."
     )
 
 
@@ -58,6 +62,7 @@ def check_env_step(
     dones: Any = None,
     infos: Sequence[dict[str, Any]] | None = None,
     what: str = "nothing from this step was stored or trained on",
+    counter: str = "num_timesteps",
 ) -> None:
     """Raise :class:`NonFiniteError` naming the env, the step and the field if a VecEnv step returned a non-finite
     observation, reward or terminal observation.
@@ -68,13 +73,14 @@ def check_env_step(
     :param dones: ``(n_envs,)`` done flags; with ``infos``, the terminal observation of every done env is checked too
     :param infos: the infos returned by ``VecEnv.step``
     :param what: what the error says happened to the step's data
+    :param counter: what ``step`` counts, for the message
     """
     parts = list(observations.items()) if isinstance(observations, dict) else [("", observations)]
     for field, values in [*((_field("observation", key), value) for key, value in parts), ("reward", rewards)]:
         bad = _bad_rows(values)
         if len(bad):
             env = int(bad[0])
-            _raise(field, env, step, np.asarray(values)[env] if np.ndim(values) else values, what)
+            _raise(field, env, step, np.asarray(values)[env] if np.ndim(values) else values, what, counter)
     if dones is None or infos is None:
         return
     for done_env in np.flatnonzero(np.asarray(dones)).tolist():
@@ -83,19 +89,20 @@ def check_env_step(
             continue
         for key, value in terminal.items() if isinstance(terminal, dict) else [("", terminal)]:
             if len(_bad_rows(np.asarray(value)[None])):
-                _raise(_field("terminal_observation", key), int(done_env), step, value, what)
+                _raise(_field("terminal_observation", key), int(done_env), step, value, what, counter)
 
 
 def _field(name: str, key: str) -> str:
     return f"{name}[{key!r}]" if key else name
 
 
-def check_finite_actions(step: int, actions: th.Tensor | np.ndarray) -> None:
+def check_finite_actions(step: int, actions: th.Tensor | np.ndarray, counter: str = "num_timesteps") -> None:
     """Raise :class:`NonFiniteError` naming the env and the step if the policy chose a non-finite action (its weights
     or its input are no longer finite); the action is not sent to the env.
 
     :param step: the step to name (the algorithm's ``num_timesteps``)
     :param actions: ``(n_envs, ...)`` actions as the policy returned them
+    :param counter: what ``step`` counts, for the message
     """
     if isinstance(actions, th.Tensor):
         if not actions.is_floating_point() or bool(th.isfinite(actions).all()):
@@ -105,7 +112,7 @@ def check_finite_actions(step: int, actions: th.Tensor | np.ndarray) -> None:
     if len(bad):
         env = int(bad[0])
         raise NonFiniteError(
-            f"the policy chose a non-finite action for env {env} at step {step} (num_timesteps): "
+            f"the policy chose a non-finite action for env {env} at step {step} ({counter}): "
             f"action={np.asarray(actions)[env]!r}; it was not sent to the env (are the policy's weights finite?)"
         )
 
@@ -194,3 +201,53 @@ def report_non_finite(message: str, on_non_finite: str = "raise") -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return
     raise NonFiniteError(message + " (pass on_non_finite='warn' to warn and skip such steps instead)")
+
+
+class VecCheckFinite(VecEnvWrapper):
+    """Raise :class:`NonFiniteError` at the step an env returns a non-finite observation, reward or terminal
+    observation, or is sent a non-finite action, naming the env index, the step and the field (the key of a ``Dict``
+    observation): the values never reach the algorithm, its buffer or its weights.
+
+    For any algorithm on a VecEnv: SB3's, sb3-contrib's (``RecurrentPPO`` stores a NaN reward and trains on it: many
+    parameter tensors are NaN before torch fails) and this package's (which check their own steps too). Compared with
+    SB3's ``VecCheckNan``, it also checks the ``terminal_observation`` of finished episodes (an off-policy algorithm
+    stores it as the next observation of a truncated episode), names the env and the field, and raises an error the
+    package's algorithms raise as well. Put it directly around the envs, under ``VecNormalize``, whose clipping would
+    hide an infinite value (``rrl-bench`` wraps every run's envs this way)::
+
+        >>> from stable_baselines3.common.env_util import make_vec_env
+        >>> from stable_baselines3.common.vec_env import VecNormalize
+        >>> from rrl_sb3.common import VecCheckFinite
+        >>> env = VecNormalize(VecCheckFinite(make_vec_env("Pendulum-v1", n_envs=2, seed=0)))
+        >>> obs = env.reset()
+
+    It only reads the values (no random numbers, nothing changed), so a run on finite data is the same with it.
+
+    :param venv: the VecEnv to check
+    """
+
+    def __init__(self, venv: VecEnv) -> None:
+        super().__init__(venv)
+        #: VecEnv steps taken through this wrapper (the step an error names)
+        self.num_steps = 0
+
+    def reset(self) -> VecEnvObs:
+        observations = self.venv.reset()
+        check_env_step(self.num_steps, observations, np.zeros(self.num_envs), what=self._what("reset"), counter=self._counter)
+        return observations
+
+    def step_async(self, actions: np.ndarray) -> None:
+        check_finite_actions(self.num_steps, actions, self._counter)
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        observations, rewards, dones, infos = self.venv.step_wait()
+        self.num_steps += 1
+        check_env_step(self.num_steps, observations, rewards, dones, infos, self._what("step"), self._counter)
+        return observations, rewards, dones, infos
+
+    _counter = "VecEnv steps through VecCheckFinite"
+
+    @staticmethod
+    def _what(call: str) -> str:
+        return f"raised by VecCheckFinite at {call}, before anything wrapping it or the algorithm saw the values"

@@ -50,8 +50,8 @@ sb3-contrib owns RecurrentPPO's collection and update, so the GRU policies guard
 observation given to ``forward`` (every collection step) or to ``predict`` raises
 :class:`~rrl_sb3.common.guards.NonFiniteError` before anything is acted upon. Not covered (sb3-contrib's code, which the
 policy never sees): a non-finite *reward* reaching the rollout buffer, and a non-finite loss or gradient in
-``RecurrentPPO.train``. Wrap the env in SB3's ``VecCheckNan`` for those; Dreamer, RecurrentSAC and REINFORCE check
-rewards, losses and gradients themselves.
+``RecurrentPPO.train``. Wrap the envs in :class:`~rrl_sb3.common.VecCheckFinite` for the rewards (``rrl-bench`` does);
+Dreamer, RecurrentSAC and REINFORCE check rewards, losses and gradients themselves.
 """
 
 from __future__ import annotations
