@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +131,9 @@ class InlinePool(concurrent.futures.ThreadPoolExecutor):
 def fake_runs(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> list[RunSpec]:
     seen: list[RunSpec] = []
 
-    def fake_execute_run(run: RunSpec, threads: int, verbose: bool, recorder_class: Any, should_stop: Any) -> RunResult:
+    def fake_execute_run(
+        run: RunSpec, threads: int, verbose: bool, recorder_class: Any, should_stop: Any, checkpoint_dir: Any = None
+    ) -> RunResult:
         seen.append(run)
         status, stopped_on, value = outcome(len(seen) - 1, run)
         records = [{"env_steps": 128, "mean_return": value}]
@@ -274,6 +280,52 @@ def test_bad_arguments_are_named(tmp_path: Path, kwargs: dict[str, Any], match: 
     arguments = {"algo": "ppo", "env_id": CARTPOLE, "n_trials": 1, "results_dir": tmp_path, "log": quiet, **TINY, **kwargs}
     with pytest.raises(ConfigError, match=match):
         tune(**arguments)
+
+
+def test_a_killed_trial_resumes_from_its_checkpoint_with_the_uninterrupted_records(tmp_path: Path) -> None:
+    """A study whose driver is SIGKILLed mid-trial: run again, the trial runs as a new one with the same parameters,
+    from its checkpoint, and ends with the records (timing aside) of the same trial never interrupted."""
+    params = {"learning_rate": 1e-3, "n_episodes": 4, "gamma": 0.99, "ent_coef": 1e-6, "max_grad_norm": 0.5}
+    params = json.dumps({**params, "rnn_hidden_size": 32})
+    study = ["tune", "--algo", "reinforce_gru", "--env", CARTPOLE, "--trials", "1", "--budget", "3000"]
+    study += [
+        "--eval-freq",
+        "500",
+        "--workers",
+        "1",
+        "--threads-per-run",
+        "1",
+        "--enqueue",
+        params,
+        "--checkpoint-every",
+        "300",
+    ]
+    reference = tmp_path / "reference"
+    assert subprocess.run([sys.executable, "-m", "rrl_sb3.benchmark", *study, "--results", str(reference)]).returncode == 0
+    results = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "rrl_sb3.benchmark", *study, "--results", str(results)])
+    try:
+        deadline = time.monotonic() + 120
+        while not list(results.glob("trials/0.checkpoints/checkpoint_*/resume.pkl")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the trial ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert subprocess.run([sys.executable, "-m", "rrl_sb3.benchmark", *study, "--results", str(results)]).returncode == 0
+    resumed = json.loads((results / "trials" / "1.json").read_text())  # trial 0 was interrupted: trial 1 took over
+    whole = json.loads((reference / "trials" / "0.json").read_text())
+    assert resumed["resumed"] and resumed["resumed"][0]["checkpoint"].startswith("checkpoint_")
+    assert {r["algo"] for r in resumed["records"]} == {"trial_1"}
+    timing = ("wall_seconds", "cpu_seconds", "algo")  # and the label: trial_1 is trial_0 run again
+    assert [{k: v for k, v in r.items() if k not in timing} for r in resumed["records"]] == [
+        {k: v for k, v in r.items() if k not in timing} for r in whole["records"]
+    ]
+    assert not list(results.glob("trials/*.checkpoints"))  # finished trials keep none
+    stored = optuna.load_study(study_name=f"reinforce_gru-{CARTPOLE}", storage=f"sqlite:///{results / 'study.db'}")
+    # the new trial got the interrupted one's evaluations reported, for its pruner
+    assert len(stored.trials[1].intermediate_values) == len(whole["records"]) - 1
 
 
 def test_tiny_study_on_the_local_pool_end_to_end(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from rrl_sb3.benchmark.algorithms import ALGORITHMS
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.report import write_report
 from rrl_sb3.benchmark.runner import BACKENDS, default_results_dir, run_suite
-from rrl_sb3.benchmark.suite import AlgoEntry, EnvEntry, Suite
+from rrl_sb3.benchmark.suite import CHECKPOINT_EVERY, AlgoEntry, EnvEntry, Suite
 from rrl_sb3.benchmark.tune import PRUNERS, tune
 
 
@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable; not queued again if the study has it",
     )
     tune.add_argument("--verbose", action="store_true", help="a line per evaluation of every trial")
+    tune.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=CHECKPOINT_EVERY,
+        help="env steps between checkpoints of each trial, from which a re-run resumes an interrupted trial (0: none)",
+    )
 
     commands.add_parser("list", help="the registered algorithms and the rrl_sb3 env ids")
     return parser
@@ -242,6 +248,7 @@ def _tune(args: argparse.Namespace) -> int:
             device=args.device,
             enqueue=args.enqueue,
             verbose=args.verbose,
+            checkpoint_every=args.checkpoint_every,
         )
     finally:
         if previous is not None:

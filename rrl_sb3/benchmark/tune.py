@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -44,6 +45,7 @@ from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.hyperparams import format_python_literal, parse_python_literal
 from rrl_sb3.benchmark.runner import (
     BACKENDS,
+    RAY_MAX_RETRIES,
     Log,
     _print,
     available_cores,
@@ -56,7 +58,7 @@ from rrl_sb3.benchmark.runner import (
     stop_pool,
 )
 from rrl_sb3.benchmark.search_spaces import SEARCH_SPACES
-from rrl_sb3.benchmark.suite import FINAL_N_EVAL_EPISODES, N_EVAL_EPISODES, AlgoEntry, RunSpec, Suite
+from rrl_sb3.benchmark.suite import CHECKPOINT_EVERY, FINAL_N_EVAL_EPISODES, N_EVAL_EPISODES, AlgoEntry, RunSpec, Suite
 from rrl_sb3.benchmark.worker import RunResult, execute_run
 
 PRUNERS = ("median", "halving", "none")
@@ -172,6 +174,7 @@ def tune(
     enqueue: Sequence[Mapping[str, Any]] = (),
     verbose: bool = False,
     log: Log = _print,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> TuneOutcome:
     """Run (or continue) the study of ``algo`` on ``env_id`` until it has ``n_trials`` finished trials.
 
@@ -199,6 +202,10 @@ def tune(
         one the study already has (queued, run or running) is not queued again, so a resumed call may pass the same
     :param verbose: print a line per evaluation of every trial
     :param log: where progress lines go
+    :param checkpoint_every: env steps between two checkpoints of a trial (``trials/<number>.checkpoints/``) of an
+        algorithm with exact checkpoints; a trial interrupted with the call runs again, as a new trial with the same
+        parameters, from its latest checkpoint (its earlier evaluations are reported to the new trial first); ``0``:
+        none, the trial starts over
     :raises ConfigError: for an algorithm without a search space, bad counts, an unknown backend or pruner, a base
         setting the algorithm refuses, enqueued parameters outside the search space, or a stored study created with
         other settings
@@ -227,6 +234,7 @@ def tune(
         hyperparams_dir=hyperparams_dir,
         device=device,
         name=f"tune-{algo}",
+        checkpoint_every=checkpoint_every,
     )
     plan = suite.plan()
     if not plan.runs:
@@ -276,16 +284,21 @@ def tune(
     if schedule.more(0):
         sample = SEARCH_SPACES[algo]
 
-        def prepare_trial() -> tuple[Any, RunSpec, TrialReporter]:
+        def prepare_trial() -> tuple[Any, RunSpec, TrialReporter, str]:
             trial = study.ask()
             settings = merge_settings(base_settings, sample(trial, base_settings))
             trial.set_user_attr("settings", _jsonable(settings))
             run = replace(base_run, label=f"trial_{trial.number}", hyperparams=settings)
             reporter = TrialReporter(storage, study_name, trial._trial_id, base_run.eval_freq, pruner, n_startup_trials)
-            return trial, run, reporter
+            checkpoints = _checkpoint_dir(root, trial.number)
+            interrupted = trial.user_attrs.get("resumes_trial")
+            if interrupted is not None and _checkpoint_dir(root, interrupted).is_dir() and not checkpoints.exists():
+                _checkpoint_dir(root, interrupted).rename(checkpoints)  # the interrupted trial's checkpoints go on here
+            return trial, run, reporter, str(checkpoints.resolve())
 
         def finish(trial: Any, result: RunResult) -> None:
             _save_trial(root, trial, result)
+            shutil.rmtree(_checkpoint_dir(root, trial.number), ignore_errors=True)
             value = float(result.records[-1]["mean_return"]) if result.records else math.nan
             if result.status != "finished" or (result.stopped_on != "should_stop" and not math.isfinite(value)):
                 last = (result.error or f"non-finite return {value}").strip().splitlines()[-1]
@@ -344,8 +357,8 @@ def _rerun_interrupted(study: Any, log: Log) -> None:
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
         study._storage.set_trial_user_attr(trial._trial_id, "note", "interrupted; its parameters run again as a new trial")
         study._storage.set_trial_state_values(trial._trial_id, state=state.FAIL)
-        study.enqueue_trial(trial.params, skip_if_exists=False)
-        log(f"trial {trial.number} was interrupted: it runs again with the same parameters")
+        study.enqueue_trial(trial.params, user_attrs={"resumes_trial": trial.number}, skip_if_exists=False)
+        log(f"trial {trial.number} was interrupted: it runs again with the same parameters, from its latest checkpoint")
 
 
 class _GivenTrial:
@@ -399,6 +412,10 @@ def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _checkpoint_dir(root: Path, number: int) -> Path:
+    return root / "trials" / f"{number}.checkpoints"
+
+
 def _save_trial(root: Path, trial: Any, result: RunResult) -> None:
     data = {
         "number": trial.number,
@@ -406,6 +423,7 @@ def _save_trial(root: Path, trial: Any, result: RunResult) -> None:
         "settings": _jsonable(result.run.hyperparams),
         "status": result.status,
         "stopped_on": result.stopped_on,
+        "resumed": result.resumed,
         "records": result.records,
         "error": result.error,
         "train_seconds": result.train_seconds,
@@ -421,8 +439,8 @@ def _tune_local(prepare_trial: Any, finish: Any, schedule: _Schedule, workers: i
     try:
         while True:
             while len(running) < workers and schedule.more(len(running)):
-                trial, run, reporter = prepare_trial()
-                running[pool.submit(execute_run, run, threads, verbose, None, reporter)] = (trial, run)
+                trial, run, reporter, checkpoints = prepare_trial()
+                running[pool.submit(execute_run, run, threads, verbose, None, reporter, checkpoints)] = (trial, run)
             if not running:
                 break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -440,11 +458,12 @@ def _tune_ray(
 ) -> None:
     with ray_tasks(address, workers, verbose) as (ray, running):
         slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1) // threads))
-        task = ray.remote(num_cpus=threads, max_retries=0)(execute_run)
+        # a trial whose worker dies is retried and resumes from its checkpoint (on storage every node reaches)
+        task = ray.remote(num_cpus=threads, max_retries=RAY_MAX_RETRIES)(execute_run)
         while True:
             while len(running) < slots and schedule.more(len(running)):
-                trial, run, reporter = prepare_trial()
-                running[task.remote(run, threads, verbose, None, reporter)] = (trial, run)
+                trial, run, reporter, checkpoints = prepare_trial()
+                running[task.remote(run, threads, verbose, None, reporter, checkpoints)] = (trial, run)
             if not running:
                 break
             ready, _ = ray.wait(list(running), num_returns=1)

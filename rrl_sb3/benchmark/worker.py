@@ -173,7 +173,8 @@ class EvalRecorder(BaseCallback):
         self.stopped_early = False
         if self._restored is not None:  # a resumed run: go on from the checkpointed state
             state, self._restored = self._restored, None
-            self.records = [dict(record) for record in state["records"]]
+            # under this run's names (a tuning trial run again is a new trial)
+            self.records = [{**record, **self.meta} for record in state["records"]]
             self._next_eval = int(state["next_eval"])
             self._last_eval_step = state["last_eval_step"]
             self.eval_seconds, self.eval_cpu_seconds = float(state["eval_seconds"]), float(state["eval_cpu_seconds"])
@@ -359,6 +360,9 @@ def execute_run(
             result.resumed = state["resumed"]
             if resume_from is not None:
                 recorder.load_state_dict(state["recorder"])
+                if should_stop is not None:  # a tuning trial run again: its pruner gets the evaluations it missed
+                    for record in state["recorder"]["records"]:
+                        should_stop(record)
             callbacks: list[BaseCallback] = [recorder]
             if directory is not None:
                 active = recorder
