@@ -259,3 +259,19 @@ def test_ray_retries_a_killed_worker_and_the_run_resumes_from_its_checkpoint(tmp
     assert _records(results) == _records(reference)
     resumed = [json.loads(p.read_text())["resumed"] for p in results.rglob("seed_*.done.json")]
     assert sum(bool(r) for r in resumed) == 1, resumed
+
+
+def test_checkpoints_taken_with_other_settings_are_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A suite edited between an interruption and its re-run: the run starts over rather than train on with the old
+    settings its checkpoint holds."""
+    run = _tiny_suite().plan().runs[0]
+    directory = tmp_path / "checkpoints"
+    execute_run(run, verbose=False, checkpoint_dir=directory)
+    (sorted(directory.iterdir())[-1] / RESUME_FILE).unlink()  # leave one complete checkpoint, as after a kill
+    changed = _tiny_suite().replace(algos=[AlgoEntry("reinforce_gru", hyperparams={"n_episodes": 3})]).plan().runs[0]
+    result = execute_run(changed, verbose=True, checkpoint_dir=directory)
+    assert result.status == "finished" and result.resumed == []
+    assert "its checkpoints were taken with other settings: it starts over" in capsys.readouterr().out
+    fresh = execute_run(changed, verbose=False, checkpoint_dir=tmp_path / "fresh")
+    strip = [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in fresh.records]
+    assert [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in result.records] == strip

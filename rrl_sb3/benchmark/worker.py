@@ -335,7 +335,7 @@ def execute_run(
                 if verbose:
                     print(f"  {run.describe()}: {cls.__name__} has no exact checkpoints: an interrupted run starts over")
                 directory = None
-            resume_from = _resumable_checkpoint(directory) if directory is not None else None
+            resume_from = _resumable_checkpoint(directory, run, verbose) if directory is not None else None
             state: dict[str, Any] = {"resumed": []}
             if resume_from is not None:
                 model = cls.load_checkpoint(resume_from, env=train_env, device=run.device)  # type: ignore[attr-defined]
@@ -368,7 +368,7 @@ def execute_run(
                 active = recorder
 
                 def write_state(path: Path) -> None:
-                    text = json.dumps({"recorder": active.state_dict(), "resumed": state["resumed"]})
+                    text = json.dumps({"config": _settings(run), "recorder": active.state_dict(), "resumed": state["resumed"]})
                     (path / RUN_STATE_FILE).write_text(text)
 
                 save_freq = max(1, run.checkpoint_every // train_env.num_envs)
@@ -393,16 +393,27 @@ def execute_run(
     return result
 
 
-def _resumable_checkpoint(directory: Path) -> Path | None:
-    """The latest complete checkpoint of a run in ``directory`` (``None`` if none); incomplete ones, and any newer than
-    it (a run killed while writing), are removed."""
+def _settings(run: RunSpec) -> dict[str, Any]:
+    """What a checkpoint must have been taken with to resume ``run``: its config but the label (a tuning trial run
+    again is a new trial of the same settings)."""
+    return {key: value for key, value in run.config().items() if key != "algo"}
+
+
+def _resumable_checkpoint(directory: Path, run: RunSpec, verbose: bool) -> Path | None:
+    """The latest complete checkpoint of ``run`` in ``directory`` (``None`` if none); incomplete ones (a run killed
+    while writing one) are removed, and all of them when they were taken with another config (the suite's settings
+    changed since: resuming would train on with the old ones), so that the run starts over."""
     latest = latest_checkpoint(directory, CHECKPOINT_PREFIX)
     if latest is not None and not (latest / RUN_STATE_FILE).is_file():  # written before resume.pkl: cannot happen
         raise ValueError(f"{latest} has {RESUME_FILE} but no {RUN_STATE_FILE}: not a checkpoint of rrl-bench")
+    saved = json.loads((latest / RUN_STATE_FILE).read_text()).get("config") if latest is not None else None
+    stale = saved is not None and saved != _settings(run)
+    if stale and verbose:
+        print(f"  {run.describe()}: its checkpoints were taken with other settings: it starts over", flush=True)
     for path in checkpoints(directory, CHECKPOINT_PREFIX):
-        if not (path / RESUME_FILE).is_file():
+        if stale or not (path / RESUME_FILE).is_file():
             shutil.rmtree(path, ignore_errors=True)
-    return latest
+    return None if stale else latest
 
 
 def _last_wall(recorder: EvalRecorder) -> float:
