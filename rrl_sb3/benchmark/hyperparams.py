@@ -89,9 +89,18 @@ def parse_number(value: Any) -> Any:
 
 def as_positive_int(name: str, value: Any) -> int:
     """An integer budget or count from YAML (``100000``, ``1e5``, ``!!float 1e5``, ``"100_000"``)."""
+    return as_int_at_least(name, value, 1, "a positive integer")
+
+
+def as_int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
+    """An integer from YAML or a flag, as :func:`as_positive_int` reads it, at least ``minimum``.
+
+    :param what: what the value must be, for the error (``"an integer >= 0"``)
+    :raises ConfigError: ``"{name} must be {what}, got {name}={value!r}"``
+    """
     number = parse_number(value)
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or number != int(number) or number < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or number != int(number) or number < minimum:
+        raise ConfigError(f"{name} must be {what}, got {name}={value!r}")
     return int(number)
 
 

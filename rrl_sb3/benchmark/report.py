@@ -77,7 +77,7 @@ from rrl_sb3.benchmark.store import (
     ResultStore,
     env_slug,
 )
-from rrl_sb3.common.checkpoints import latest_checkpoint
+from rrl_sb3.common.checkpoints import checkpoint_steps, latest_checkpoint
 
 #: Return an evaluation must reach for an env to count as solved, where the env spec has no reward_threshold.
 #: Pendulum: -200, the level rl-zoo3's tuned agents reach and the target of DESIGN.md.
@@ -612,8 +612,7 @@ def resumable_runs(root: Path) -> list[str]:
             continue
         latest = latest_checkpoint(directory, CHECKPOINT_PREFIX)
         if latest is not None:
-            steps = int(latest.name.split("_")[1])
-            found.append(f"{directory.parent.relative_to(root)}/{stem}: checkpoint at {steps:,} env steps")
+            found.append(f"{directory.parent.relative_to(root)}/{stem}: checkpoint at {checkpoint_steps(latest):,} env steps")
     return found
 
 

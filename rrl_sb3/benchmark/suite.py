@@ -49,6 +49,7 @@ from rrl_sb3.benchmark.algorithms import AlgoSpec, check_device, check_model_bui
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.hyperparams import (
     PACKAGED_HYPERPARAMS_DIR,
+    as_int_at_least,
     as_positive_int,
     as_positive_number,
     load_hyperparams,
@@ -246,12 +247,8 @@ class Suite:
             set_(self, key, as_positive_int(key, getattr(self, key)))
         if self.cpu_seconds is not None:
             set_(self, "cpu_seconds", as_positive_number("cpu_seconds", self.cpu_seconds))
-        every = parse_number(self.checkpoint_every)
-        if isinstance(every, bool) or not isinstance(every, (int, float)) or every != int(every) or every < 0:
-            raise ConfigError(
-                f"checkpoint_every must be an integer >= 0 (0: no checkpoints), got checkpoint_every={self.checkpoint_every!r}"
-            )
-        set_(self, "checkpoint_every", int(every))
+        every = as_int_at_least("checkpoint_every", self.checkpoint_every, 0, "an integer >= 0 (0: no checkpoints)")
+        set_(self, "checkpoint_every", every)
         for key, value, strictly in (("num_cpus", self.num_cpus, True), ("num_gpus", self.num_gpus, False)):
             if value is None and key == "num_cpus":
                 continue

@@ -179,10 +179,15 @@ def checkpoints(save_path: str | os.PathLike[str], name_prefix: str = "rl_model"
     pattern = re.compile(rf"{re.escape(name_prefix)}_(\d+)_steps")
     found = []
     for entry in pathlib.Path(save_path).glob(f"{name_prefix}_*_steps"):
-        match = pattern.fullmatch(entry.name)
-        if match and entry.is_dir():
-            found.append((int(match.group(1)), entry))
+        if pattern.fullmatch(entry.name) and entry.is_dir():
+            found.append((checkpoint_steps(entry), entry))
     return [path for _, path in sorted(found)]
+
+
+def checkpoint_steps(path: str | os.PathLike[str]) -> int:
+    """The env steps a checkpoint of :class:`ResumableCheckpointCallback` was taken at, read from its directory name
+    (``{name_prefix}_{steps}_steps``)."""
+    return int(pathlib.Path(path).name.rsplit("_", 2)[-2])
 
 
 class ResumableCheckpointCallback(BaseCallback):
