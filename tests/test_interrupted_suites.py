@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from rrl_sb3.benchmark.report import resumable_runs, write_report
-from rrl_sb3.benchmark.runner import run_suite
+from rrl_sb3.benchmark.runner import run_one, run_suite
 from rrl_sb3.benchmark.store import CHECKPOINT_PREFIX, ResultStore
 from rrl_sb3.benchmark.suite import AlgoEntry, Suite
-from rrl_sb3.benchmark.worker import KEEP_CHECKPOINTS, RUN_STATE_FILE, execute_run
+from rrl_sb3.benchmark.worker import KEEP_CHECKPOINTS, RUN_STATE_FILE, EvalRecorder, execute_run
 from rrl_sb3.common.checkpoints import RESUME_FILE
 
 #: what a record holds that measures the machine, not the run
@@ -172,6 +173,32 @@ def test_a_run_resumes_from_its_latest_complete_checkpoint_and_drops_incomplete_
     assert strip == [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in whole.records]
     # the training clocks go on from the checkpoint's: the final record counts the time before the interruption
     assert again.records[-1]["cpu_seconds"] >= [r for r in whole.records if r["env_steps"] <= steps][-1]["cpu_seconds"]
+
+
+class _TaggingRecorder(EvalRecorder):
+    """An experiment's recorder: adds a field to every record."""
+
+    def evaluate(self, n_episodes: int | None = None) -> dict:
+        record = super().evaluate(n_episodes)
+        record["tag"] = record["env_steps"] * 2
+        return record
+
+
+def test_run_one_stores_an_experiments_run_and_resumes_it_with_its_records(tmp_path: Path) -> None:
+    run = _tiny_suite().plan().runs[0]
+    whole = run_one(run, tmp_path / "whole", verbose=False, recorder_class=_TaggingRecorder, keep_checkpoints=True)
+    assert whole.status == "finished" and all(r["tag"] == 2 * r["env_steps"] for r in whole.records)
+    store = ResultStore(tmp_path / "whole")
+    assert store.finished(run) is not None and len(list(store.checkpoint_dir(run).iterdir())) == KEEP_CHECKPOINTS
+    # an interrupted run: only its first checkpoint was written; run_one resumes it, keeping the records made before
+    interrupted = ResultStore(tmp_path / "interrupted").checkpoint_dir(run)
+    first = min(store.checkpoint_dir(run).iterdir(), key=lambda p: int(p.name.split("_")[1]))
+    shutil.copytree(first, interrupted / first.name)
+    again = run_one(run, tmp_path / "interrupted", verbose=False, recorder_class=_TaggingRecorder)
+    assert again.resumed == [{"env_steps": int(first.name.split("_")[1]), "checkpoint": first.name}]
+    strip = [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in again.records]
+    assert strip == [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in whole.records]
+    assert not interrupted.exists()  # finished: its checkpoints are removed
 
 
 def test_algorithms_without_exact_checkpoints_start_over(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

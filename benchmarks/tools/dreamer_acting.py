@@ -11,7 +11,8 @@ three ways on the same episodes:
 
 The extra evaluations restore torch's random state afterwards, so training is the one the runner would do, and are
 not counted in the training time. The run is saved in the results directory like any run (``rrl-bench report`` reads
-it); the extra evaluations are in each record under ``"acting"``.
+it), and checkpointed like one: run again after an interruption, it resumes. The extra evaluations are in each record
+under ``"acting"``.
 
     python benchmarks/tools/dreamer_acting.py benchmarks/suites/dreamer_critic.yml --label dreamer_v3_critic \\
         --env rrl_sb3/CartPoleNoVel-v1 --seed 2 --results benchmarks/results/dreamer_critic
@@ -25,9 +26,9 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from rrl_sb3.benchmark.store import ResultStore
+from rrl_sb3.benchmark.runner import run_one
 from rrl_sb3.benchmark.suite import Suite
-from rrl_sb3.benchmark.worker import EvalRecorder, execute_run
+from rrl_sb3.benchmark.worker import EvalRecorder
 
 
 class ActingModesRecorder(EvalRecorder):
@@ -58,8 +59,7 @@ def main() -> None:
     parser.add_argument("--results", required=True)
     args = parser.parse_args()
     run = Suite.from_file(args.suite).plan().find(args.label, args.env, args.seed)
-    result = execute_run(run, threads=1, recorder_class=ActingModesRecorder)
-    ResultStore(args.results).save(result)
+    result = run_one(run, args.results, recorder_class=ActingModesRecorder)
     print(result.status, result.error or "")
 
 

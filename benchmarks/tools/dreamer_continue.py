@@ -9,8 +9,9 @@ Trains one run of a suite entry exactly as ``rrl-bench run`` does and, at every 
 - ``"eval_ends"``: how the evaluation's episodes ended (``"end: position"``, ``"end: angle"``, ``"truncated"``).
 
 Neither changes training (the diagnostics leave torch's and NumPy's random states as they were), so the run's returns
-are those the suite's own run gives. The run is saved like any run (``rrl-bench report`` reads it); ``--plot`` draws
-the measurements of the saved runs beside their evaluation curves.
+are those the suite's own run gives. The run is saved like any run (``rrl-bench report`` reads it) and checkpointed
+like one (the suite's ``checkpoint_every``): run again after an interruption, it resumes. ``--plot`` draws the
+measurements of the saved runs beside their evaluation curves.
 
     python benchmarks/tools/dreamer_continue.py benchmarks/suites/dreamer_compute_defaults.yml --label dreamer \\
         --env rrl_sb3/CartPoleNoVel-v1 --seed 0 --results benchmarks/results/dreamer_continue
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from rrl_sb3.benchmark.store import ResultStore
+from rrl_sb3.benchmark.runner import run_one
 from rrl_sb3.benchmark.suite import Suite
-from rrl_sb3.benchmark.worker import EvalRecorder, execute_run
+from rrl_sb3.benchmark.worker import EvalRecorder
 from rrl_sb3.dreamer.diagnostics import cartpole_regions, continue_diagnostics
 
 
@@ -149,8 +150,7 @@ def main() -> None:
     if None in (args.suite, args.label, args.env, args.seed, args.results):
         parser.error("a run needs suite, --label, --env, --seed and --results")
     run = Suite.from_file(args.suite).plan().find(args.label, args.env, args.seed)
-    result = execute_run(run, threads=1, recorder_class=ContinueRecorder)
-    ResultStore(args.results).save(result)
+    result = run_one(run, args.results, recorder_class=ContinueRecorder)
     print(result.status, result.error or "")
 
 

@@ -20,7 +20,7 @@ from rrl_sb3.benchmark.algorithms import ALGORITHMS, BUILTIN_ALGORITHMS, AlgoSpe
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.records import RunResult, RunSpec
 from rrl_sb3.benchmark.report import THRESHOLDS, load_results, threshold_for, write_report
-from rrl_sb3.benchmark.runner import BACKENDS, SuiteOutcome, run_suite
+from rrl_sb3.benchmark.runner import BACKENDS, SuiteOutcome, run_one, run_suite
 from rrl_sb3.benchmark.stats import iqm, iqm_interval, reaches, steps_to_threshold
 from rrl_sb3.benchmark.suite import AlgoEntry, EnvEntry, Suite
 from rrl_sb3.benchmark.worker import EvalRecorder, execute_run
@@ -46,6 +46,7 @@ __all__ = [
     "load_results",
     "reaches",
     "register_algorithm",
+    "run_one",
     "run_suite",
     "steps_to_threshold",
     "threshold_for",

@@ -17,7 +17,7 @@ from typing import Any
 from rrl_sb3.benchmark.errors import ConfigError
 from rrl_sb3.benchmark.store import ResultStore
 from rrl_sb3.benchmark.suite import RunSpec, Suite
-from rrl_sb3.benchmark.worker import RunResult, execute_run, exit_with_parent
+from rrl_sb3.benchmark.worker import EvalRecorder, RunResult, execute_run, exit_with_parent
 
 #: Where the runs of a suite go: a local process pool or Ray tasks
 BACKENDS = ("local", "ray")
@@ -215,9 +215,7 @@ def run_suite(
     progress = Progress(len(plan.runs), len(outcome.already_finished), log)
 
     def collect(result: RunResult) -> None:
-        store.save(result)
-        if result.status == "finished" and not keep_checkpoints:
-            store.remove_checkpoints(result.run)
+        _store_result(store, result, keep_checkpoints)
         (outcome.finished if result.status == "finished" else outcome.failed).append(result)
         progress.update(result)
 
@@ -236,6 +234,37 @@ def run_suite(
         num_cpus = suite.num_cpus if suite.num_cpus is not None else threads
         _run_ray(pending, ray_address, workers, threads, num_cpus, suite.num_gpus, verbose, collect, log, store)
     return outcome
+
+
+def run_one(
+    run: RunSpec,
+    results_dir: str | Path,
+    threads: int = 1,
+    verbose: bool = True,
+    recorder_class: type[EvalRecorder] | None = None,
+    keep_checkpoints: bool = False,
+) -> RunResult:
+    """Run one run of a plan in this process as :func:`run_suite` would (checkpoints, resuming an interrupted run from
+    its latest) and store it under ``results_dir``; for experiment tools whose recorder records more.
+
+    :param run: the run, e.g. ``suite.plan().find(label, env_id, seed)``
+    :param results_dir: the results directory it is stored in (``rrl-bench report`` reads it)
+    :param threads: torch intra-op threads
+    :param verbose: print a line per evaluation
+    :param recorder_class: an :class:`~rrl_sb3.benchmark.worker.EvalRecorder` subclass that records more
+    :param keep_checkpoints: keep the checkpoints once the run has finished
+    :return: the run's result (a failed run is returned, and stored, with its traceback)
+    """
+    store = ResultStore(results_dir)
+    result = execute_run(run, threads, verbose, recorder_class=recorder_class, checkpoint_dir=store.checkpoint_dir(run))
+    _store_result(store, result, keep_checkpoints)
+    return result
+
+
+def _store_result(store: ResultStore, result: RunResult, keep_checkpoints: bool) -> None:
+    store.save(result)
+    if result.status == "finished" and not keep_checkpoints:
+        store.remove_checkpoints(result.run)
 
 
 def _failure(run: RunSpec, what: str) -> RunResult:
