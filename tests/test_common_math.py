@@ -180,6 +180,31 @@ def test_replay_lambda_returns_hand_computed():
     assert returns.flatten().tolist() == pytest.approx([4.6, 2.0, 8.595, 11.1, 9.0])
     with pytest.raises(ValueError, match="last must have the shape of rewards"):
         replay_lambda_returns(rewards, terminated, last[:, :3], boot, gamma=0.9, lam=0.5)
+    # carrying no row is the same as no carry
+    none = replay_lambda_returns(rewards, terminated, last, boot, gamma=0.9, lam=0.5, carry=th.zeros_like(rewards))
+    assert th.equal(none, returns)
+    with pytest.raises(ValueError, match="carry must have the shape of rewards"):
+        replay_lambda_returns(rewards, terminated, last, boot, gamma=0.9, lam=0.5, carry=th.zeros(1, 3))
+
+
+def test_replay_lambda_returns_carry_real_rewards_to_the_rows_with_a_value():
+    """Values only at rows 3 and 5 of one episode of 6 rows (imagination started there): the rows before carry the
+    real rewards on to them (lambda 1 into a carried row), and the last row's value ends the recursion."""
+    rewards = th.tensor([[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]], dtype=th.float64)
+    terminated = th.zeros(1, 6, dtype=th.float64)
+    last = th.zeros(1, 6, dtype=th.float64)
+    boot = th.tensor([[-1.0, -1.0, -1.0, 10.0, -1.0, 20.0]], dtype=th.float64)  # -1: slow critic, never mixed in
+    carry = th.tensor([[1, 1, 1, 0, 1, 0]], dtype=th.float64)
+    # gamma = 0.5, lam = 0.5:
+    # R_4 = 5 + 0.5 * 20 = 15 (row 5 is the last: its value)
+    # R_3 = 4 + 0.5 * R_4 = 11.5 (row 4 carried: lambda 1)
+    # R_2 = 3 + 0.5 * (0.5 * 10 + 0.5 * 11.5) = 8.375 (row 3 has a value: lambda 0.5)
+    # R_1 = 2 + 0.5 * 8.375 = 6.1875;  R_0 = 1 + 0.5 * 6.1875 = 4.09375
+    returns = replay_lambda_returns(rewards, terminated, last, boot, gamma=0.5, lam=0.5, carry=carry)
+    assert returns.flatten().tolist() == pytest.approx([4.09375, 6.1875, 8.375, 11.5, 15.0])
+    # a truncation at row 2 cuts the carried recursion there, with row 2's value (the slow critic's)
+    cut = replay_lambda_returns(rewards, terminated, last.index_fill(1, th.tensor([2]), 1.0), boot, 0.5, 0.5, carry)
+    assert cut[0, 1].item() == pytest.approx(2 + 0.5 * -1.0)
     with pytest.raises(ValueError, match="lam as a tensor must have the shape of rewards"):
         ones = th.ones(3, 1)
         lambda_returns(ones, ones, ones, th.ones(1), gamma=0.9, lam=th.ones(2, 1))

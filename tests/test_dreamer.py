@@ -94,12 +94,6 @@ def test_deterministic_latent_of_deterministic_steps(latent: str, tmp_path) -> N
         (("MlpPolicy", "Pendulum-v1"), {"terminal_share": 1.5}, ValueError, "terminal_share=1.5"),
         (("MlpPolicy", "Pendulum-v1"), {"continue_loss": "sum"}, ValueError, "continue_loss='sum'"),
         (("MlpPolicy", "Pendulum-v1"), {"replay_value_bootstrap": "slow"}, ValueError, "replay_value_bootstrap='slow'"),
-        (
-            ("MlpPolicy", "Pendulum-v1"),
-            {"imagine_starts": 4, "replay_value_scale": 0.3},
-            ValueError,
-            "replay_value_scale=0.3.*imagine_starts=4",
-        ),
     ],
 )
 def test_bad_arguments(args, kwargs, error, match) -> None:
@@ -499,6 +493,19 @@ def test_returns_bootstrap_with_critic_and_continue(monkeypatch: pytest.MonkeyPa
     assert out.returns.item() == pytest.approx(1 + 0.9 * 0.5 * 10)
 
 
+def _spy_replay_returns(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """What ``behavior_losses`` passes to ``replay_lambda_returns`` (rewards, bootstrap, carry), filled at each call."""
+    captured: dict = {}
+    real = behavior_module.replay_lambda_returns
+
+    def spy(rewards, terminated, last, bootstrap, gamma, lam, carry=None):
+        captured.update(rewards=rewards, bootstrap=bootstrap, carry=carry)
+        return real(rewards, terminated, last, bootstrap, gamma, lam, carry)
+
+    monkeypatch.setattr(behavior_module, "replay_lambda_returns", spy)
+    return captured
+
+
 def test_replay_value_loss_on_real_rewards_is_weighted_into_the_critic_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     kwargs = {**TINY["policy_kwargs"], "twohot_space": "raw"}
     model = tiny(short_pendulum(steps=6), replay_value_scale=0.3, policy_kwargs=kwargs)
@@ -515,14 +522,7 @@ def test_replay_value_loss_on_real_rewards_is_weighted_into_the_critic_loss(monk
     ends[:, :-1] = th.maximum(ends[:, :-1], data.is_first[:, 1:])
     assert th.equal(replay.last, ends) and (replay.last.sum(1) >= 1).all()
     assert not replay.features.requires_grad  # the replay loss trains the critic only
-    captured = {}
-    real = behavior_module.replay_lambda_returns
-
-    def spy(rewards, terminated, last, bootstrap, gamma, lam):
-        captured.update(rewards=rewards, bootstrap=bootstrap)
-        return real(rewards, terminated, last, bootstrap, gamma, lam)
-
-    monkeypatch.setattr(behavior_module, "replay_lambda_returns", spy)
+    captured = _spy_replay_returns(monkeypatch)
     settings = behavior_module.BehaviorSettings(5, 0.99, 0.95, 0.0, "dynamics", replay_value_scale=0.3)
     start, start_continue = posterior.flatten(), (1.0 - data.terminated).reshape(-1)
     th.manual_seed(0)
@@ -530,7 +530,7 @@ def test_replay_value_loss_on_real_rewards_is_weighted_into_the_critic_loss(monk
     th.manual_seed(0)
     without = behavior_module.behavior_losses(policy, start, start_continue, settings._replace(replay_value_scale=0.0), replay)
     assert th.equal(captured["rewards"], data.rewards)  # the real rewards, not the reward head's
-    assert captured["bootstrap"].shape == data.rewards.shape
+    assert captured["bootstrap"].shape == data.rewards.shape and captured["carry"] is None  # every row imagined
     assert without.replay_value.item() == 0.0 and with_replay.replay_value.item() > 0.0
     assert with_replay.critic.item() == pytest.approx(without.critic.item() + 0.3 * with_replay.replay_value.item(), rel=1e-5)
 
@@ -551,14 +551,7 @@ def test_replay_value_loss_bootstrapped_with_the_slow_critic(monkeypatch: pytest
         data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
     )
     replay = behavior_module.ReplayTargets.from_batch(posterior.features, data)
-    captured = {}
-    real = behavior_module.replay_lambda_returns
-
-    def spy(rewards, terminated, last, bootstrap, gamma, lam):
-        captured.update(bootstrap=bootstrap)
-        return real(rewards, terminated, last, bootstrap, gamma, lam)
-
-    monkeypatch.setattr(behavior_module, "replay_lambda_returns", spy)
+    captured = _spy_replay_returns(monkeypatch)
     settings = behavior_module.BehaviorSettings(
         5, 0.99, 0.95, 0.0, "dynamics", replay_value_scale=0.3, replay_value_bootstrap="critic"
     )
@@ -571,6 +564,59 @@ def test_replay_value_loss_bootstrapped_with_the_slow_critic(monkeypatch: pytest
     assert out.replay_value.item() > 0
     model.save(tmp_path / "m")
     assert Dreamer.load(tmp_path / "m").replay_value_bootstrap == "critic"
+
+
+@pytest.mark.parametrize("subset", ["last", "random"])
+def test_replay_value_loss_from_some_start_rows_carries_real_rewards_to_them(
+    subset: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """``replay_value_bootstrap="imagined"`` with ``imagine_starts`` below the sequence length: the rows imagination
+    started from are bootstrapped with their imagined returns, the others carry the real rewards on to them (the slow
+    critic's value only where nothing else is left); the setting trains, and is saved and loaded."""
+    kwargs = {**TINY["policy_kwargs"], "twohot_space": "raw"}
+    model = tiny(
+        short_pendulum(steps=6), replay_value_scale=0.3, imagine_starts=3, imagine_subset=subset, policy_kwargs=kwargs
+    )
+    model.learn(80)
+    assert model.logger.name_to_value["train/replay_value_loss"] > 0
+    policy = model.policy
+    with th.no_grad():  # a slow critic distinct from the critic and from any imagined return
+        for p in policy.slow_critic.parameters():
+            p.add_(0.1)
+    data = model.replay_buffer.sample(4, 8)
+    _, posterior = policy.world_model.loss(
+        data.observations, policy.model_action(data.prev_actions), data.rewards, data.terminated, data.is_first
+    )
+    model.sequence_length = 8
+    start, start_continue, rows = model._imagination_starts(posterior, 1.0 - data.terminated)
+    assert rows is not None and rows.shape == (4, 3)
+    gathered = posterior.deter.gather(1, rows[..., None].expand(4, 3, posterior.deter.shape[-1])).reshape(12, -1)
+    assert th.equal(start.deter, gathered)  # the rows are those the start states came from, in their order
+    replay = behavior_module.ReplayTargets.from_batch(posterior.features, data, rows)
+    captured = _spy_replay_returns(monkeypatch)
+    imagine = behavior_module.imagine
+    imagined = {}
+
+    def imagine_spy(*args, **kw):
+        imagined["traj"] = imagine(*args, **kw)
+        return imagined["traj"]
+
+    monkeypatch.setattr(behavior_module, "imagine", imagine_spy)
+    settings = behavior_module.BehaviorSettings(5, 0.99, 0.95, 0.0, "dynamics", replay_value_scale=0.3)
+    out = behavior_module.behavior_losses(policy, start, start_continue, settings, replay)
+    assert out.replay_value.item() > 0
+    bootstrap, carry = captured["bootstrap"], captured["carry"]
+    expected_carry = th.ones(4, 8).scatter(1, rows, 0.0)
+    assert th.equal(carry, expected_carry)
+    with th.no_grad():
+        slow = policy.slow_critic.value(replay.features)
+    assert th.equal(bootstrap[carry.bool()], slow[carry.bool()])  # elsewhere: the slow critic
+    started = bootstrap.gather(1, rows)
+    assert not th.allclose(started, slow.gather(1, rows))  # at the start rows: the imagined returns
+    assert imagined["traj"].features.shape[1] == 12
+    model.save(tmp_path / "m")
+    loaded = Dreamer.load(tmp_path / "m")
+    assert (loaded.imagine_starts, loaded.replay_value_bootstrap) == (3, "imagined")
 
 
 # --- defect 5 and terminated vs truncated -------------------------------------------------------------------------

@@ -260,7 +260,13 @@ def lambda_returns(
 
 
 def replay_lambda_returns(
-    rewards: th.Tensor, terminated: th.Tensor, last: th.Tensor, bootstrap: th.Tensor, gamma: float, lam: float
+    rewards: th.Tensor,
+    terminated: th.Tensor,
+    last: th.Tensor,
+    bootstrap: th.Tensor,
+    gamma: float,
+    lam: float,
+    carry: th.Tensor | None = None,
 ) -> th.Tensor:
     """TD(lambda) returns of replayed sequences, bootstrapped at every step with a value from imagination.
 
@@ -276,21 +282,29 @@ def replay_lambda_returns(
     discounted bootstrap, zero if it terminated) and never reaches into the next episode. The return of a row
     that is itself the last of an episode is meaningless: callers mask it (weight ``1 - last_t``).
 
+    With ``carry``, a row ``t + 1`` marked there has no value of its own to mix in: the return passes through it
+    with ``lam_t = 1 - last_{t+1}``: the real rewards carry on to the next unmarked row. ``b`` is still used where
+    the recursion has nothing else: at a row that ends an episode by truncation, and at the sequence's last row. So
+    imagined returns from a few rows of each sequence can bootstrap the returns of all of them.
+
     :param rewards: ``(B, L)``, row ``t`` the reward received on arriving at ``o_t``
     :param terminated: ``(B, L)``, 1 where ``o_t`` is terminal
     :param last: ``(B, L)``, 1 where ``o_t`` ends its episode (terminal or truncated)
     :param bootstrap: ``(B, L)``, the value of each ``o_t`` (the imagined return from its posterior state)
     :param gamma: discount factor
     :param lam: lambda in ``[0, 1]``
+    :param carry: ``(B, L)``, 1 where a row's ``bootstrap`` is not to be mixed in (``None``: every row's is)
     :return: ``R_0 ... R_{L-2}``, shape ``(B, L - 1)``, for the rows that have a next row
     """
     if rewards.ndim != 2 or rewards.shape[1] < 2:
         raise ValueError(f"rewards must be (batch, length >= 2), got shape {tuple(rewards.shape)}")
-    for name, tensor in (("terminated", terminated), ("last", last), ("bootstrap", bootstrap)):
-        if tensor.shape != rewards.shape:
+    named = (("terminated", terminated), ("last", last), ("bootstrap", bootstrap), ("carry", carry))
+    for name, tensor in named:
+        if tensor is not None and tensor.shape != rewards.shape:
             raise ValueError(f"{name} must have the shape of rewards {tuple(rewards.shape)}, got {tuple(tensor.shape)}")
     dtype = rewards.dtype
-    step_lam = lam * (1.0 - last[:, 1:].to(dtype))
+    step_lam = lam if carry is None else th.where(carry[:, 1:].bool(), 1.0, lam).to(dtype)
+    step_lam = step_lam * (1.0 - last[:, 1:].to(dtype))
     returns = lambda_returns(
         rewards[:, 1:].T,
         bootstrap[:, :-1].T,  # "v_t" of lambda_returns; only v_1 ... (the next states' values) enter the returns

@@ -197,20 +197,25 @@ class ReplayTargets(NamedTuple):
     :param rewards: reward received on arriving at each row
     :param terminated: 1 where the row is terminal
     :param last: 1 where the row ends its episode (terminal, truncated, or followed by an episode start)
+    :param start_rows: ``(B, k)``, the rows of each sequence that imagination starts from, in the order of the
+        flattened start states (sequence-major); ``None``: every row, in order
     """
 
     features: th.Tensor
     rewards: th.Tensor
     terminated: th.Tensor
     last: th.Tensor
+    start_rows: th.Tensor | None = None
 
     @classmethod
-    def from_batch(cls, features: th.Tensor, batch: SequenceReplayBufferSamples) -> ReplayTargets:
+    def from_batch(
+        cls, features: th.Tensor, batch: SequenceReplayBufferSamples, start_rows: th.Tensor | None = None
+    ) -> ReplayTargets:
         """The targets of a replayed batch; a row ends its episode where it is terminal or truncated, or where the
         next row starts another episode."""
         ends = th.maximum(batch.terminated, batch.truncated)
         ends = th.cat([th.maximum(ends[:, :-1], batch.is_first[:, 1:]), ends[:, -1:]], dim=1)
-        return cls(features.detach(), batch.rewards, batch.terminated, ends)
+        return cls(features.detach(), batch.rewards, batch.terminated, ends, start_rows)
 
 
 class BehaviorModules(Protocol):
@@ -262,12 +267,14 @@ def behavior_losses(
     returns divided by the percentile scale of :class:`ReturnNormalizer`, plus ``entropy_coef`` times its entropy;
     the critic regresses the returns (two-hot) and is regularised towards its slow (EMA) copy.
 
-    With ``replay`` (the sequences the start states were replayed from, ``start`` being their rows flattened) and
-    ``settings.replay_value_scale > 0``, the critic also regresses, on the replayed states, the lambda-returns of
-    the real rewards bootstrapped at every step with the imagined return from the next state
-    (:func:`~rrl_sb3.common.math.replay_lambda_returns`; DreamerV3's replay value loss, weight 0.3 there), or with
-    the slow critic's value of it (``settings.replay_value_bootstrap="critic"``: then ``start`` may be any subset of
-    the replayed rows), with the same regulariser; rows that end an episode are left out.
+    With ``replay`` (the sequences the start states were replayed from, ``start`` being the rows
+    ``replay.start_rows`` of them, flattened) and ``settings.replay_value_scale > 0``, the critic also regresses, on
+    the replayed states, the lambda-returns of the real rewards bootstrapped at every step with the imagined return
+    from the next state (:func:`~rrl_sb3.common.math.replay_lambda_returns`; DreamerV3's replay value loss, weight
+    0.3 there), or with the slow critic's value of it (``settings.replay_value_bootstrap="critic"``), with the same
+    regulariser; rows that end an episode are left out. When imagination starts from some rows only, the imagined
+    returns bootstrap those rows and the real rewards carry the others' returns on to them (the slow critic's value
+    where a sequence or a truncated episode ends before one).
 
     :param policy: the world model, actor, critic, slow critic and return normaliser
     :param start: posterior states to imagine from, flattened to ``(N, ...)``
@@ -327,16 +334,22 @@ def _replay_value_loss(
     policy: BehaviorModules, replay: ReplayTargets, imagined_return: th.Tensor | None, settings: BehaviorSettings
 ) -> th.Tensor:
     """The critic's two-hot loss on replayed states (see :func:`behavior_losses`); ``imagined_return`` is the
-    lambda-return of the first imagined step from each replayed state, ``(B * L,)``, or ``None`` to bootstrap with
+    lambda-return of the first imagined step from each start state, ``(B * k,)``, or ``None`` to bootstrap with
     the slow critic's values of the replayed states (``replay_value_bootstrap="critic"``)."""
     critic = policy.critic
-    if imagined_return is None:
+    carry = None
+    if imagined_return is not None and replay.start_rows is None:
+        bootstrap = imagined_return.reshape(replay.rewards.shape)
+    else:
         with th.no_grad():
             bootstrap = policy.slow_critic.value(replay.features)
-    else:
-        bootstrap = imagined_return.reshape(replay.rewards.shape)
+        if imagined_return is not None:  # imagined from some rows: theirs replace the slow critic's there
+            rows = replay.start_rows
+            assert rows is not None
+            bootstrap = bootstrap.scatter(1, rows, imagined_return.reshape(rows.shape).to(bootstrap.dtype))
+            carry = th.ones_like(bootstrap).scatter(1, rows, 0.0)
     targets = replay_lambda_returns(
-        replay.rewards, replay.terminated, replay.last, bootstrap, settings.gamma, settings.lambda_
+        replay.rewards, replay.terminated, replay.last, bootstrap, settings.gamma, settings.lambda_, carry
     )
     feats = replay.features[:, :-1].detach()
     logits = critic(feats)

@@ -79,10 +79,10 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
     :param horizon: length of the imagined trajectories
     :param imagine_starts: how many of each replayed sequence's posterior states imagination starts from: an int (at
         most ``sequence_length``), ``None`` (all of them), or ``"auto"``: 8 (all rows of shorter sequences), and all
-        rows when ``replay_value_scale > 0`` with ``replay_value_bootstrap="imagined"``, whose loss needs an imagined
-        return from every row. Imagination and the actor's and critic's passes cost in proportion to the start states
-        and are most of an update: 8 of 32 makes an update about 2.5x cheaper (409 against 161 ms, PendulumNoVel, one
-        thread)
+        rows when ``replay_value_scale > 0`` with ``replay_value_bootstrap="imagined"``, whose loss then has an
+        imagined return for every row, as in DreamerV3. Imagination and the actor's and critic's passes cost in
+        proportion to the start states and are most of an update: 8 of 32 makes an update about 2.5x cheaper (409
+        against 161 ms, PendulumNoVel, one thread)
     :param imagine_subset: which start states, when ``imagine_starts`` is set: ``"last"`` (the last ``imagine_starts``
         rows of each sequence, whose posteriors have filtered the most history; DreamerV3's ``imag_last``) or
         ``"random"`` (that many distinct rows of each sequence, drawn anew each update)
@@ -97,9 +97,10 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         lambda-returns of the real rewards and terminations, bootstrapped at each step as ``replay_value_bootstrap``
         says (DreamerV3: 0.3); 0 trains the critic on imagined trajectories only
     :param replay_value_bootstrap: the value of each replayed state in those returns: ``"imagined"`` (the imagined
-        return from it, as in DreamerV3; imagination then starts from every row, see ``imagine_starts``) or
-        ``"critic"`` (the slow critic's value of its posterior state: no imagination needed beyond
-        ``imagine_starts``, so the loss costs one critic pass over the batch)
+        return from it, as in DreamerV3, where imagination starts from every row; with fewer ``imagine_starts``, the
+        rows in between carry the real rewards on to the next start row's imagined return, see
+        :func:`~rrl_sb3.common.math.replay_lambda_returns`) or ``"critic"`` (the slow critic's value of its posterior
+        state). Either costs one critic pass over the batch beyond imagination
     :param continue_scale: weight of the continue head's loss in the world model's loss (DreamerV3: 1). The continue
         head is where imagined episodes end: an agent that rarely fails stores few terminations, and a head that stops
         marking them lets imagination run past the failures (``rrl_sb3.dreamer.diagnostics`` measures it)
@@ -273,22 +274,15 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
                 f"imagine_starts must be at most sequence_length={self.sequence_length} (or None: every row; or 'auto'), "
                 f"got imagine_starts={self.imagine_starts!r}"
             )
-        if starts is not None and starts < self.sequence_length and self._replay_needs_every_row():
-            raise ValueError(
-                f"replay_value_scale={self.replay_value_scale!r} with replay_value_bootstrap='imagined' bootstraps every "
-                "replayed row with its imagined return: it needs imagination from every row (imagine_starts=None or "
-                f"'auto'; or replay_value_bootstrap='critic'), got imagine_starts={self.imagine_starts!r}"
-            )
         self._check_buffer_holds_a_sequence(self.sequence_length)
 
     def _imagine_starts(self) -> int | None:
         """The number of start states per replayed sequence that ``imagine_starts`` means (``None``: every row)."""
         if self.imagine_starts == "auto":
-            return None if self._replay_needs_every_row() else min(AUTO_IMAGINE_STARTS, self.sequence_length)
+            # DreamerV3's replay value loss bootstraps every row with an imagined return
+            every_row = self.replay_value_scale > 0 and self.replay_value_bootstrap == "imagined"
+            return None if every_row else min(AUTO_IMAGINE_STARTS, self.sequence_length)
         return self.imagine_starts  # type: ignore[return-value]
-
-    def _replay_needs_every_row(self) -> bool:
-        return self.replay_value_scale > 0 and self.replay_value_bootstrap == "imagined"
 
     def _setup_model(self) -> None:
         # The policy builds the three optimizers; the actor's and critic's rates are arguments of the algorithm.
@@ -383,7 +377,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
         self._optimize(policy.world_model, wm_losses.total, "world model")
 
         # imagination starts from the replayed posterior states (all of them, or imagine_starts per sequence)
-        start, start_continue = self._imagination_starts(posterior, 1.0 - data.terminated)
+        start, start_continue, start_rows = self._imagination_starts(posterior, 1.0 - data.terminated)
         settings = BehaviorSettings(
             self.horizon,
             self.gamma,
@@ -393,7 +387,7 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             replay_value_scale=self.replay_value_scale,
             replay_value_bootstrap=self.replay_value_bootstrap,  # type: ignore[arg-type]
         )
-        replay = ReplayTargets.from_batch(posterior.features, data) if self.replay_value_scale > 0 else None
+        replay = ReplayTargets.from_batch(posterior.features, data, start_rows) if self.replay_value_scale > 0 else None
         with autocast(self.device, self._compute_dtype):
             losses = behavior_losses(policy, start, start_continue, settings, replay)
         self._optimize(policy.actor, losses.actor, "actor", retain_graph=True)  # the critic's loss shares its pass
@@ -415,21 +409,24 @@ class Dreamer(RecurrentOffPolicyAlgorithm):
             "return_scale": losses.scale.item(),
         }
 
-    def _imagination_starts(self, posterior: Latent, continues: th.Tensor) -> tuple[Latent, th.Tensor]:
-        """The start states of imagination, flattened to ``(N, ...)``, and their ``1 - terminated`` ``(N,)``: every
-        replayed row, or ``imagine_starts`` rows of each sequence (the last ones, or distinct random ones)."""
+    def _imagination_starts(self, posterior: Latent, continues: th.Tensor) -> tuple[Latent, th.Tensor, th.Tensor | None]:
+        """The start states of imagination, flattened to ``(N, ...)``, their ``1 - terminated`` ``(N,)`` and the rows
+        they are of each sequence, ``(B, k)`` (``None``: every row): every replayed row, or ``imagine_starts`` rows of
+        each sequence (the last ones, or distinct random ones)."""
         batch, length = continues.shape
         k = self._imagine_starts()
         if k is None or k >= length:
-            return posterior.flatten(), continues.reshape(-1)
+            return posterior.flatten(), continues.reshape(-1), None
         if self.imagine_subset == "last":
-            return Latent(posterior.deter[:, -k:], posterior.stoch[:, -k:]).flatten(), continues[:, -k:].reshape(-1)
+            rows = th.arange(length - k, length, device=continues.device).expand(batch, k)
+            start = Latent(posterior.deter[:, -k:], posterior.stoch[:, -k:]).flatten()
+            return start, continues[:, -k:].reshape(-1), rows
         rows = th.rand(batch, length, device=continues.device).argsort(dim=1)[:, :k]  # k distinct rows per sequence
 
         def pick(x: th.Tensor) -> th.Tensor:
             return x.gather(1, rows.view(batch, k, *([1] * (x.ndim - 2))).expand(batch, k, *x.shape[2:]))
 
-        return Latent(pick(posterior.deter), pick(posterior.stoch)).flatten(), pick(continues).reshape(-1)
+        return Latent(pick(posterior.deter), pick(posterior.stoch)).flatten(), pick(continues).reshape(-1), rows
 
     def _optimize(self, module: th.nn.Module, loss: th.Tensor, name: str, retain_graph: bool = False) -> None:
         optimizer: th.optim.Optimizer = module.optimizer  # type: ignore[assignment]
