@@ -337,12 +337,13 @@ def _replay_value_loss(
     lambda-return of the first imagined step from each start state, ``(B * k,)``, or ``None`` to bootstrap with
     the slow critic's values of the replayed states (``replay_value_bootstrap="critic"``)."""
     critic = policy.critic
-    carry = None
+    carry = slow = None
     if imagined_return is not None and replay.start_rows is None:
         bootstrap = imagined_return.reshape(replay.rewards.shape)
     else:
         with th.no_grad():
-            bootstrap = policy.slow_critic.value(replay.features)
+            slow = policy.slow_critic.value(replay.features)
+        bootstrap = slow
         if imagined_return is not None:  # imagined from some rows: theirs replace the slow critic's there
             rows = replay.start_rows
             assert rows is not None
@@ -353,7 +354,10 @@ def _replay_value_loss(
     )
     feats = replay.features[:, :-1].detach()
     logits = critic(feats)
-    with th.no_grad():
-        slow_target = policy.slow_critic.value(feats)
+    if slow is not None:  # the bootstrap's pass already has the regulariser's targets
+        slow_target = slow[:, :-1]
+    else:
+        with th.no_grad():
+            slow_target = policy.slow_critic.value(feats)
     loss = critic.bins.loss(logits, targets) + settings.slow_critic_reg * critic.bins.loss(logits, slow_target)
     return ((1.0 - replay.last[:, :-1]) * loss).mean()
